@@ -1,0 +1,183 @@
+"""Profiles: the small, mergeable summary of one dataset that every statistic is computed from.
+
+A profile holds, per column: row, null and finite counts, moments, exact counts on the
+data-independent bins of ``sql/engine_macros.sql`` (numeric), the reference deciles and the
+counts between them (PSI bins), or category counts (categorical). Its size does not depend
+on the row count. Counts add, so profiles of partitions merge into the profile of the whole
+(the decile edges of a merged profile are re-derived only by a new scan).
+
+File format (``*.profile.json``): ``{"format": "sentinel-profile", "version": 1, "source":
+str, "rows": int, "columns": [{"name", "dtype", "kind", "non_null", ...}]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import exact, scan
+from .errors import InputError
+from .scan import BASE_SHIFT, ColumnPlan
+
+FORMAT = "sentinel-profile"
+VERSION = 1
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    dtype: str
+    kind: str
+    non_null: int
+    finite: int = 0
+    min: float | None = None
+    max: float | None = None
+    sum: float = 0.0
+    sum_sq: float = 0.0
+    shift: int = BASE_SHIFT
+    keys: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    edges: list[float] | None = None  # distinct reference deciles (PSI bin edges)
+    edge_counts: list[int] | None = None  # counts in (-inf, e1], (e1, e2], ..., (ek, inf)
+    categories: dict[str, int] | None = None
+
+    def bins(self) -> exact.Bins:
+        return exact.Bins.from_keys(
+            self.shift, [(np.asarray(self.keys, np.int64), np.asarray(self.counts, np.int64))]
+        )
+
+
+@dataclass
+class Profile:
+    source: str
+    rows: int
+    columns: dict[str, ColumnProfile]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "source": self.source,
+            "rows": self.rows,
+            "columns": [asdict(c) for c in self.columns.values()],
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the profile as JSON, atomically (a temp file renamed into place)."""
+        write_atomic(path, json.dumps(self.to_dict(), separators=(",", ":")))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Profile:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                d = json.load(fh)
+        except FileNotFoundError:
+            raise InputError(f"{path}: profile file not found") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable profile: {exc}") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise InputError(f"{path}: not a Sentinel profile")
+        if d.get("version") != VERSION:
+            raise InputError(f"{path}: profile format version {d.get('version')} is not {VERSION}")
+        cols = {c["name"]: ColumnProfile(**c) for c in d["columns"]}
+        return cls(d.get("source", str(path)), int(d["rows"]), cols)
+
+    def merge(self, other: Profile) -> Profile:
+        """The profile of the union of two partitions (same schema): counts add.
+
+        Decile edges are not mergeable; the merged profile keeps none (PSI then needs them
+        from a profile made over the whole, or a comparison against raw data).
+        """
+        if set(self.columns) != set(other.columns):
+            raise InputError("cannot merge profiles with different columns")
+        out = {}
+        for name, a in self.columns.items():
+            b = other.columns[name]
+            if a.kind != b.kind or a.shift != b.shift:
+                raise InputError(f"column {name!r}: cannot merge profiles of different kinds")
+            c = ColumnProfile(name, a.dtype, a.kind, a.non_null + b.non_null)
+            if a.kind == "numeric":
+                c.finite = a.finite + b.finite
+                mins = [v for v in (a.min, b.min) if v is not None]
+                maxs = [v for v in (a.max, b.max) if v is not None]
+                c.min, c.max = (min(mins) if mins else None), (max(maxs) if maxs else None)
+                c.sum, c.sum_sq = a.sum + b.sum, a.sum_sq + b.sum_sq
+                merged: dict[int, int] = {}
+                for k, n in [*zip(a.keys, a.counts, strict=True), *zip(b.keys, b.counts, strict=True)]:
+                    merged[k] = merged.get(k, 0) + n
+                c.keys = sorted(merged)
+                c.counts = [merged[k] for k in c.keys]
+            else:
+                cats = dict(a.categories or {})
+                for k, n in (b.categories or {}).items():
+                    cats[k] = cats.get(k, 0) + n
+                c.categories = dict(sorted(cats.items()))
+            out[name] = c
+        return Profile(f"{self.source} + {other.source}", self.rows + other.rows, out)
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".sentinel-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def scan_profile(
+    con: Any, src: Any, plans: list[ColumnPlan], *, with_edges: bool = True
+) -> tuple[Profile, dict[str, exact.Bins]]:
+    """Profile ``src``: one wide pass, one histogram pass, and narrow passes for exact deciles.
+
+    Returns the profile and the per-column bins (refined where the narrow passes looked),
+    which a comparison against raw data can reuse.
+    """
+    summary = scan.summarize(con, src, plans)
+    if summary["rows"] == 0:
+        raise InputError(f"{src.label}: dataset is empty")
+    numeric = [p for p in plans if p.kind == "numeric"]
+    hists = scan.histograms(con, src, {p: (BASE_SHIFT, None) for p in numeric})
+    cols: dict[str, ColumnProfile] = {}
+    bins: dict[str, exact.Bins] = {}
+    for p in plans:
+        s = summary["columns"][p.name]
+        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
+        if p.kind == "numeric":
+            c.finite, c.min, c.max, c.sum, c.sum_sq = (
+                s["finite"], s["min"], s["max"], s["sum"], s["sum_sq"]
+            )
+            k, n = hists.get(p.name, (np.empty(0, np.int64), np.empty(0, np.int64)))
+            c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
+            bins[p.name] = c.bins()
+        else:
+            c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
+        cols[p.name] = c
+    if with_edges and numeric:
+        resolver = exact.Resolver(con, [src])
+        work = {p: bins[p.name] for p in numeric}
+        deciles = exact.quantile_edges(resolver, work, {p.name: cols[p.name].finite for p in numeric})
+        edges = {name: sorted(set(q)) for name, q in deciles.items()}
+        le = exact.counts_le(resolver, {p: (bins[p.name], edges[p.name]) for p in numeric})
+        for p in numeric:
+            c = cols[p.name]
+            c.edges = edges[p.name]
+            c.edge_counts = bin_counts(le[p.name], c.finite)
+    return Profile(src.label, summary["rows"], cols), bins
+
+
+def bin_counts(le: list[int], total: int) -> list[int]:
+    """Counts per right-closed bin from cumulative counts ``#(x <= e_j)`` at the edges."""
+    cum = [0, *le, total]
+    return [cum[i + 1] - cum[i] for i in range(len(cum) - 1)]

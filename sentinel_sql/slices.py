@@ -1,0 +1,232 @@
+"""Where is the model failing? Exact SliceLine slice discovery in DuckDB SQL.
+
+``find_slices`` returns the top-k slices — conjunctions of ``feature = value`` predicates on
+distinct features, numeric features binned first — by the SliceLine score (DESIGN.md):
+
+    sc = α·((se/|S|)/ē − 1) − (1 − α)·(n/|S| − 1)
+
+with ``n`` the number of rows with a known error, ``ē`` their mean error, ``|S|`` the slice
+size and ``se`` its error sum. The answer is exactly what brute-force enumeration of every
+slice with ``1..max_level`` predicates, ``size >= min_support`` and ``score > 0`` returns,
+ordered by:
+
+1. score, descending;
+2. size, descending;
+3. the predicate list, compared element by element as ``(feature position, value rank)``
+   where the feature position is its index in ``features`` (default: the column order) and
+   the value rank is the value's place in DuckDB's ascending order of the column (for binned
+   features: the bin order), NULL last; a list that is a prefix of another comes first.
+
+When every error is 0 no slice has a positive score and the answer is empty.
+How rows, errors, the task and the binning are decided: see ``slices_prep``; how the search
+prunes without changing the answer: see ``slices_search``. ``explain_drop`` (root cause of a
+drop in performance between two datasets) lives in ``slices_drop``.
+
+>>> import polars as pl
+>>> df = pl.DataFrame({"country": ["fr", "fr", "de", "de"] * 25,
+...                    "device": ["ios", "web", "ios", "web"] * 25,
+...                    "err": [1.0, 0.0, 0.0, 0.0] * 25})
+>>> res = find_slices(df, error="err", min_support=10)
+>>> for s in res.slices:
+...     print(s.text, s.size, round(s.score, 3))
+country = 'fr' AND device = 'ios' 25 2.7
+country = 'fr' 50 0.9
+device = 'ios' 50 0.9
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+from .slices_prep import Feature, prepare, resolve_columns, show_predicate
+from .slices_search import Found, Search
+from .sources import open_source
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, (datetime.date, datetime.time)):
+        return v.isoformat()
+    if isinstance(v, (uuid.UUID, bytes)):
+        return str(v)
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One slice: its predicates (JSON-ready dicts, in feature order) and statistics."""
+
+    predicates: tuple[dict, ...]
+    size: int
+    error_sum: float
+    max_error: float
+    score: float
+
+    @property
+    def average_error(self) -> float:
+        return self.error_sum / self.size
+
+    @property
+    def level(self) -> int:
+        return len(self.predicates)
+
+    @property
+    def text(self) -> str:
+        """Readable form: ``age in (16, 22] AND education = 'HS'``."""
+        return " AND ".join(show_predicate(p) for p in self.predicates)
+
+    def to_dict(self) -> dict:
+        return {
+            "predicates": [dict(p) for p in self.predicates],
+            "size": self.size,
+            "error_sum": self.error_sum,
+            "average_error": self.average_error,
+            "max_error": self.max_error,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """The answer of ``find_slices``; ``to_dict()`` is the JSON contract."""
+
+    rows: int
+    average_error: float
+    slices: tuple[Slice, ...]
+    candidates: tuple[int, ...]
+    task: str
+    excluded_rows: int
+    min_support_rows: int
+    bins: dict[str, list[float]]
+    params: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "average_error": self.average_error,
+            "excluded_rows": self.excluded_rows,
+            "task": self.task,
+            "min_support_rows": self.min_support_rows,
+            **self.params,
+            "bins": {k: list(v) for k, v in self.bins.items()},
+            "candidates": list(self.candidates),
+            "slices": [s.to_dict() for s in self.slices],
+        }
+
+    def to_polars(self) -> Any:
+        """One row per slice, best first, with a readable ``slice`` column."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {
+                "rank": list(range(1, len(self.slices) + 1)),
+                "slice": [s.text for s in self.slices],
+                "level": [s.level for s in self.slices],
+                "size": [s.size for s in self.slices],
+                "error_sum": [s.error_sum for s in self.slices],
+                "average_error": [s.average_error for s in self.slices],
+                "max_error": [s.max_error for s in self.slices],
+                "score": [s.score for s in self.slices],
+            },
+            schema={"rank": pl.Int64, "slice": pl.String, "level": pl.Int64, "size": pl.Int64,
+                    "error_sum": pl.Float64, "average_error": pl.Float64,
+                    "max_error": pl.Float64, "score": pl.Float64},
+        )
+
+
+def check_options(top_k: Any, max_level: Any, alpha: Any, bins: Any) -> None:
+    """Raise ``InputError`` naming the first invalid search option."""
+    for name, v, lo in (("top_k", top_k, 1), ("max_level", max_level, 1), ("bins", bins, 2)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
+        raise InputError(f"alpha must be a number in (0, 1], got {alpha!r}")
+
+
+def to_slice(found: Found, features: list[Feature]) -> Slice:
+    preds = []
+    for f, key in found.preds:
+        p = features[f].predicate(key)
+        if "value" in p:
+            p["value"] = _json_value(p["value"])
+        preds.append(p)
+    return Slice(tuple(preds), found.size, found.se, found.me, found.score)
+
+
+def find_slices(
+    data: Any,
+    *,
+    label: str | None = None,
+    prediction: str | None = None,
+    error: str | None = None,
+    features: list[str] | None = None,
+    top_k: int = 10,
+    max_level: int = 3,
+    min_support: int | float = 0.01,
+    alpha: float = 0.95,
+    bins: int = 5,
+    task: str = "auto",
+    con: Any = None,
+) -> SliceResult:
+    """Top-k slices by SliceLine score, exactly as brute-force enumeration finds them.
+
+    ``data``: anything ``sources.open_source`` takes. Give ``error=`` (a non-negative error
+    column) or ``label=`` and ``prediction=``. ``min_support``: an int is a row count, a float
+    in (0, 1) a fraction of the rows. ``con``: a DuckDB connection to run on (default: a new
+    in-memory one). Raises ``InputError`` for bad input.
+    """
+    check_options(top_k, max_level, alpha, bins)
+    own = con is None
+    if own:
+        import duckdb
+
+        con = duckdb.connect()
+    src = None
+    try:
+        src = open_source(con, data)
+        lab, pred, err, feats = resolve_columns(src, label, prediction, error, features)
+        prep = prepare(con, src, label=lab, prediction=pred, error=err, features=feats,
+                       bins=bins, task=task, min_support=min_support)
+        search = Search(con, src.from_clause(), prep.valid_sql, prep.err_sql, prep.features,
+                        sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
+        try:
+            out = search.run()
+        except InputError as exc:
+            raise InputError(f"{src.label}: {exc}") from None
+        except Exception as exc:  # e.g. label and prediction of incomparable types
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{src.label}: {msg}") from None
+        return SliceResult(
+            rows=out.rows,
+            average_error=out.error_sum / out.rows if out.rows else 0.0,
+            slices=tuple(to_slice(s, prep.features) for s in out.slices),
+            candidates=tuple(out.candidates),
+            task=prep.task,
+            excluded_rows=prep.rows_all - prep.rows,
+            min_support_rows=prep.sigma,
+            bins={f.name: list(f.edges) for f in prep.features if f.kind == "binned"},
+            params={"alpha": float(alpha), "max_level": max_level, "top_k": top_k},
+        )
+    finally:
+        if src is not None and src is not data:
+            src.release()
+        if own:
+            con.close()
+
+
+def explain_drop(reference: Any, current: Any, **kwargs: Any) -> Any:
+    """Slices that explain a drop in performance; see ``slices_drop.explain_drop``."""
+    from .slices_drop import explain_drop as _explain_drop
+
+    return _explain_drop(reference, current, **kwargs)
