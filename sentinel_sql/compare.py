@@ -129,12 +129,19 @@ def compare(
     )
     say("comparing")
     pair_resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
+    pair_bins = {}
+    for p in numeric_cur:
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        if rc.finite and cc.finite:
+            pair_bins[p] = (_pair_bins(rc, cc), rc.finite, cc.finite)
+    ks_d = ks.ks_exact(pair_resolver, pair_bins)
     results = []
     for p in plans_cur:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
         if p.kind == NUMERIC:
             cur_edge_counts = bin_counts(le[p.name], cc.finite)
-            results.append(_numeric(pair_resolver, p, rc, cc, cur_edge_counts))
+            bins = pair_bins.get(p, (None,))[0]
+            results.append(_numeric(p, rc, cc, cur_edge_counts, bins, ks_d.get(p.name)))
         else:
             results.append(_categorical(rc, cc))
     for r in results:
@@ -213,7 +220,15 @@ def _binned(out: dict, ref_counts, cur_counts) -> None:
     out["linf"] = stats.linf(ref_counts, cur_counts)
 
 
-def _numeric(resolver, plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts) -> dict:
+def _pair_bins(rc: ColumnProfile, cc: ColumnProfile) -> exact.Bins:
+    return exact.Bins.from_keys(
+        rc.shift,
+        [(np.asarray(rc.keys, np.int64), np.asarray(rc.counts, np.int64)),
+         (np.asarray(cc.keys, np.int64), np.asarray(cc.counts, np.int64))],
+    )
+
+
+def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, ks_d) -> dict:
     out: dict[str, Any] = {"column": plan.name, "kind": NUMERIC,
                            "dtype": {"reference": rc.dtype, "current": cc.dtype}}
     n, m = rc.finite, cc.finite
@@ -222,12 +237,7 @@ def _numeric(resolver, plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_coun
     if n == 0 or m == 0:
         out["empty_side"] = "reference" if n == 0 else "current"
         return out
-    bins = exact.Bins.from_keys(
-        rc.shift,
-        [(np.asarray(rc.keys, np.int64), np.asarray(rc.counts, np.int64)),
-         (np.asarray(cc.keys, np.int64), np.asarray(cc.counts, np.int64))],
-    )
-    d, d_err = ks.ks_exact(resolver, plan, bins, n, m)
+    d, d_err = ks_d
     if d_err == 0.0:
         stat, p = stats.ks_p_value(d, n, m)
         out["ks"] = {"statistic": stat, "p_value": p}

@@ -19,7 +19,7 @@ from . import scan
 from .scan import ColumnPlan
 
 _FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
-FETCH_MAX = 250_000  # a bin with more rows than this is refined rather than fetched
+FETCH_MAX = 20_000  # a bin with more rows than this (both sides) is refined, not fetched
 SMALL_TOTAL = 200_000  # columns with fewer finite rows on both sides are fetched whole
 REFINE_STEP = 16
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -89,35 +89,43 @@ class Resolver:
         self.sources = sources
 
     def run_round(self, wanted: dict[ColumnPlan, tuple[Bins, set[int]]]) -> bool:
-        """Fetch or refine the wanted bins; False when nothing was wanted."""
-        fetches: list[dict[ColumnPlan, list]] = [{} for _ in self.sources]
-        refines: list[dict[ColumnPlan, tuple]] = [{} for _ in self.sources]
+        """Fetch (small bins) or refine (large bins) the wanted bins; False if none was open."""
+        n_src = len(self.sources)
+        fetches: list[dict] = [{} for _ in range(n_src)]
+        refines: list[dict] = [{} for _ in range(n_src)]
         todo_fetch: dict[ColumnPlan, list[int]] = {}
-        todo_refine: dict[ColumnPlan, tuple[int, list[int]]] = {}
+        todo_refine: dict[ColumnPlan, tuple[int, int, list[int]]] = {}
         for plan, (bins, idx) in wanted.items():
-            idx_sorted = sorted(i for i in idx if not bins.resolved(i))
-            if not idx_sorted:
+            open_idx = sorted(i for i in idx if not bins.resolved(i))
+            if not open_idx:
                 continue
-            big = [i for i in idx_sorted if sum(int(c[i]) for c in bins.counts) > FETCH_MAX]
-            small = [i for i in idx_sorted if i not in set(big)]
+            size = {i: sum(int(c[i]) for c in bins.counts) for i in open_idx}
+            small = [i for i in open_idx if size[i] <= FETCH_MAX]
+            big = [i for i in open_idx if size[i] > FETCH_MAX]
             if small:
                 todo_fetch[plan] = small
-                ranges = _merge([(int(bins.lo[i]), int(bins.hi[i])) for i in small])
-                for s in range(len(self.sources)):
-                    fetches[s][plan] = ranges
+                by_shift: dict[int, list[int]] = {}
+                for i in small:
+                    s = int(bins.shift[i])
+                    by_shift.setdefault(s, []).append(int(bins.lo[i]) >> s)
+                for s in range(n_src):
+                    fetches[s][plan] = sorted(by_shift.items())
             if big:
-                new_shift = max(0, int(min(bins.shift[i] for i in big)) - REFINE_STEP)
-                todo_refine[plan] = (new_shift, big)
-                ranges = _merge([(int(bins.lo[i]), int(bins.hi[i])) for i in big])
-                for s in range(len(self.sources)):
-                    refines[s][plan] = (new_shift, ranges)
+                # refine one parent shift per round: the coarsest bins first
+                parent = int(max(bins.shift[i] for i in big))
+                big = [i for i in big if int(bins.shift[i]) == parent]
+                new_shift = max(0, parent - REFINE_STEP)
+                todo_refine[plan] = (new_shift, parent, big)
+                keys = [int(bins.lo[i]) >> parent for i in big]
+                for s in range(n_src):
+                    refines[s][plan] = (new_shift, keys, parent)
         if not todo_fetch and not todo_refine:
             return False
         fetched = [scan.fetch(self.con, src, fetches[s]) for s, src in enumerate(self.sources)]
         refined = [scan.histograms(self.con, src, refines[s]) for s, src in enumerate(self.sources)]
         for plan, idx in todo_fetch.items():
             bins = wanted[plan][0]
-            vals = [fetched[s][plan.name] for s in range(len(self.sources))]
+            vals = [fetched[s][plan.name] for s in range(n_src)]
             ords = [ord_of(v) for v in vals]
             for i in idx:
                 lo, hi = int(bins.lo[i]), int(bins.hi[i])
@@ -125,30 +133,36 @@ class Resolver:
                     v[np.searchsorted(o, lo, "left") : np.searchsorted(o, hi, "right")]
                     for v, o in zip(vals, ords, strict=True)
                 ]
-        for plan, (new_shift, idx) in todo_refine.items():
+        for plan, (new_shift, parent, idx) in todo_refine.items():
             bins = wanted[plan][0]
-            sides = [refined[s][plan.name] for s in range(len(self.sources))]
-            sub = {}
-            for i in idx:
-                lo, hi = int(bins.lo[i]), int(bins.hi[i])
-                parts = []
-                for k, n in sides:
-                    klo = k << np.int64(new_shift)
-                    sel = (klo >= lo) & (klo <= hi)
-                    parts.append((k[sel], n[sel]))
-                sub[i] = Bins.from_keys(new_shift, parts)
+            sides = [refined[s][plan.name] for s in range(n_src)]
+            sub = {i: _sub_bins(new_shift, parent, int(bins.lo[i]), sides) for i in idx}
             bins.replace(idx, sub)
         return True
 
 
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(a, b) for a, b in out]
+def _sub_bins(shift: int, parent: int, lo: int, sides: list[tuple[np.ndarray, ...]]) -> Bins:
+    """The refinement of the bin starting at ``lo``; single-valued sub-bins get shift 0."""
+    parts, omins, omaxs = [], [], []
+    for k, n, omin, omax in sides:
+        sel = (k >> np.int64(parent - shift)) == (lo >> parent)
+        parts.append((k[sel], n[sel]))
+        omins.append((k[sel], omin[sel]))
+        omaxs.append((k[sel], omax[sel]))
+    out = Bins.from_keys(shift, parts)
+    keys = out.lo >> np.int64(shift)
+    big = np.iinfo(np.int64).max
+    mn = np.full(len(keys), big, dtype=np.int64)
+    mx = np.full(len(keys), -big - 1, dtype=np.int64)
+    for (k, v), (_, w) in zip(omins, omaxs, strict=True):
+        pos = np.searchsorted(keys, k)
+        mn[pos] = np.minimum(mn[pos], v)
+        mx[pos] = np.maximum(mx[pos], w)
+    single = mn == mx
+    out.lo[single] = mn[single]
+    out.hi[single] = mn[single]
+    out.shift[single] = 0
+    return out
 
 
 # ---------------------------------------------------------------- one side: quantiles, CDF

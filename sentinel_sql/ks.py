@@ -57,43 +57,60 @@ def _in_bin(bins: Bins, i: int, R0: int, C0: int) -> tuple[np.ndarray, np.ndarra
 
 
 def ks_exact(
-    resolver: Resolver | None, plan: ColumnPlan, bins: Bins, n: int, m: int
-) -> tuple[float, float]:
-    """``(D, error_bound)``: exact (bound 0) when ``resolver`` can read both sides' values.
+    resolver: Resolver | None, work: dict[ColumnPlan, tuple[Bins, int, int]]
+) -> dict[str, tuple[float, float]]:
+    """``{column: (D, error_bound)}`` for every column, resolving all columns together.
 
-    Without a resolver (a saved profile on one side), D is the midpoint of rigorous lower and
-    upper bounds from the bins, and the bound is half their gap.
+    With a resolver (raw data on both sides) D is exact (bound 0); each round is one narrow
+    scan per side for all columns. Without one (a saved profile on one side), D is the midpoint
+    of rigorous lower and upper bounds from the bins, and the bound is half their gap.
     """
-    if resolver is not None and n + m <= SMALL_TOTAL:
-        resolver.run_round({plan: (bins, set(range(len(bins.lo))))})
-    while True:
-        R0, C0, R1, C1 = _edges(bins)
-        ext = KSExtreme()
-        ext.add(R1, C1, n, m)
-        open_bins = []
-        for i in range(len(bins.lo)):
-            if bins.shift[i] == 0:
-                continue
-            if int(bins.lo[i]) in bins.values:
-                _, R, C = _in_bin(bins, i, int(R0[i]), int(C0[i]))
-                ext.add(R, C, n, m)
-            elif bins.counts[0][i] > 0 and bins.counts[1][i] > 0:
-                open_bins.append(i)
-        lb = max(ext.max_num, -ext.min_num)
-        idx = np.array(open_bins, dtype=np.int64)
-        cand: set[int] = set()
-        ub_all = lb
-        if len(idx):
-            ub = np.maximum(np.abs(R1[idx] * m - C0[idx] * n), np.abs(R0[idx] * m - C1[idx] * n))
-            cand = {int(i) for i in idx[ub > lb]}
-            ub_all = max(lb, int(ub.max()))
-        if not cand or resolver is None:
-            d = ext.statistic(n, m)
-            if resolver is None and ub_all > lb:
-                hi = ub_all / (n * m)
-                return (d + hi) / 2, (hi - d) / 2
-            return d, 0.0
-        resolver.run_round({plan: (bins, cand)})
+    out: dict[str, tuple[float, float]] = {}
+    if resolver is not None:
+        small = {p: (b, set(range(len(b.lo)))) for p, (b, n, m) in work.items() if n + m <= SMALL_TOTAL}
+        while small and resolver.run_round(small):
+            pass
+    pending = dict(work)
+    while pending:
+        wanted = {}
+        for plan, (bins, n, m) in pending.items():
+            d, err, cand = _ks_step(bins, n, m)
+            if cand and resolver is not None:
+                wanted[plan] = (bins, cand)
+            elif resolver is None:
+                out[plan.name] = (d, err)
+            else:
+                out[plan.name] = (d, 0.0)
+        if not wanted:
+            return out
+        pending = {p: pending[p] for p in wanted}
+        resolver.run_round(wanted)
+    return out
+
+
+def _ks_step(bins: Bins, n: int, m: int) -> tuple[float, float, set[int]]:
+    """Best exact D so far, the bound gap, and the bins that could still hold a larger D."""
+    R0, C0, R1, C1 = _edges(bins)
+    ext = KSExtreme()
+    ext.add(R1, C1, n, m)
+    open_bins = []
+    for i in range(len(bins.lo)):
+        if bins.shift[i] == 0:
+            continue
+        if int(bins.lo[i]) in bins.values:
+            _, R, C = _in_bin(bins, i, int(R0[i]), int(C0[i]))
+            ext.add(R, C, n, m)
+        elif bins.counts[0][i] > 0 and bins.counts[1][i] > 0:
+            open_bins.append(i)
+    lb = max(ext.max_num, -ext.min_num)
+    d = ext.statistic(n, m)
+    idx = np.array(open_bins, dtype=np.int64)
+    if not len(idx):
+        return d, 0.0, set()
+    ub = np.maximum(np.abs(R1[idx] * m - C0[idx] * n), np.abs(R0[idx] * m - C1[idx] * n))
+    cand = {int(i) for i in idx[ub > lb]}
+    hi = max(lb, int(ub.max())) / (n * m)
+    return (d + hi) / 2 if cand else d, (hi - d) / 2 if cand else 0.0, cand
 
 
 def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[float, float]:

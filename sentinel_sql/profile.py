@@ -148,7 +148,7 @@ def scan_profile(
     if summary["rows"] == 0:
         raise InputError(f"{src.label}: dataset is empty")
     numeric = [p for p in plans if p.kind == "numeric"]
-    hists = scan.histograms(con, src, {p: (BASE_SHIFT, None) for p in numeric})
+    hists = scan.histograms(con, src, {p: (BASE_SHIFT, None, 0) for p in numeric})
     cols: dict[str, ColumnProfile] = {}
     bins: dict[str, exact.Bins] = {}
     for p in plans:
@@ -158,7 +158,7 @@ def scan_profile(
             c.finite, c.min, c.max, c.sum, c.sum_sq = (
                 s["finite"], s["min"], s["max"], s["sum"], s["sum_sq"]
             )
-            k, n = hists.get(p.name, (np.empty(0, np.int64), np.empty(0, np.int64)))
+            k, n = hists[p.name][:2]
             c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
             bins[p.name] = c.bins()
         else:

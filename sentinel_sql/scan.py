@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,33 +42,45 @@ def prepare(con: Any) -> None:
 
 
 def _run(con: Any, src: Source, sql: str, params: list | None = None, arrow: bool = False) -> Any:
+    t0 = time.perf_counter()
     try:
         if arrow:
+            out = query_arrow(con, sql, params)
+            _debug(t0, sql, params)
+            return out
             return query_arrow(con, sql, params)
-        return con.execute(sql, params or [])
+        out = con.execute(sql, params or [])
+        _debug(t0, sql, params)
+        return out
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{src.label}: {msg}") from None
 
 
+def _debug(t0: float, sql: str, params: list | None) -> None:
+    if os.environ.get("SENTINEL_DEBUG"):
+        print(f"[sql {time.perf_counter() - t0:.3f}s, {len(params or [])} params] {sql[:150]}",
+              file=sys.stderr)
+
+
 def summarize(con: Any, src: Source, plans: list[ColumnPlan]) -> dict[str, Any]:
-    """Row count, and per column: non-null count, finite count and moments or category counts."""
-    aggs = ["count(*)"]
-    for p in plans:
+    """Row count, and per column: non-null count, finite count and moments or category counts.
+
+    The value expressions are computed once per row in an inner projection.
+    """
+    inner, aggs = [], ["count(*)"]
+    for i, p in enumerate(plans):
         if p.kind == "numeric":
-            f = f"sentinel_finite({p.expr})"
-            aggs += [
-                f"count({p.expr})",
-                f"count({f})",
-                f"min({f})",
-                f"max({f})",
-                f"sum({f})",
-                f"sum({f} * {f})",
-            ]
+            inner.append(f"{p.expr} AS v{i}")
+            inner.append(f"sentinel_finite({p.expr}) AS f{i}")
+            aggs += [f"count(v{i})", f"count(f{i})", f"min(f{i})", f"max(f{i})",
+                     f"sum(f{i})", f"sum(f{i} * f{i})"]
         else:
-            aggs += [f"count({p.expr})", f"histogram({p.expr})"]
+            inner.append(f"{p.expr} AS v{i}")
+            aggs += [f"count(v{i})", f"histogram(v{i})"]
     cols = sorted({p.name for p in plans})
-    sql = f"SELECT {', '.join(aggs)} FROM {src.from_clause(cols or None)}"
+    inner_sql = ", ".join(inner) if inner else "1 AS one"
+    sql = f"SELECT {', '.join(aggs)} FROM (SELECT {inner_sql} FROM {src.from_clause(cols or None)})"
     row = _run(con, src, sql).fetchall()[0]
     out: dict[str, Any] = {"rows": int(row[0]), "columns": {}}
     i = 1
@@ -88,76 +103,74 @@ def summarize(con: Any, src: Source, plans: list[ColumnPlan]) -> dict[str, Any]:
     return out
 
 
-def _range_predicate(var: str, ranges: list[tuple[int, int]], params: list) -> str:
-    parts = []
-    for lo, hi in ranges:
-        params += [int(lo), int(hi)]
-        parts.append(f"({var} BETWEEN ? AND ?)")
-    return " OR ".join(parts) if parts else "TRUE"
+def _ordered(plan: ColumnPlan, src: Source, extra: str = "") -> str:
+    """A subquery with the finite value ``f`` and its order code ``o`` computed once per row."""
+    return (
+        "(SELECT f, CASE WHEN b >= 0 THEN b ELSE xor(b, 9223372036854775807) END AS o"
+        " FROM (SELECT f, CAST(CAST(f AS BIT) AS BIGINT) AS b"
+        f" FROM (SELECT sentinel_finite({plan.expr}) AS f FROM {src.from_clause([plan.name])})"
+        f" WHERE f IS NOT NULL){extra})"
+    )
 
 
 def histograms(
     con: Any,
     src: Source,
-    requests: dict[ColumnPlan, tuple[int, list[tuple[int, int]] | None]],
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    requests: dict[ColumnPlan, tuple[int, list[int] | None, int]],
+) -> dict[str, tuple[np.ndarray, ...]]:
     """Exact counts per bin ``sentinel_ord(x) >> shift`` for each requested numeric column.
 
-    ``requests[plan] = (shift, ranges)``; ``ranges`` (inclusive ``sentinel_ord`` bounds) limits
-    the count to those values (None: all finite values). Returns sorted keys and counts.
+    ``requests[plan] = (shift, parent_keys, parent_shift)``: with ``parent_keys`` the count is
+    limited to the values in those bins at ``parent_shift`` (a refinement), and the smallest and
+    largest order code per bin are returned too, so that single-valued bins are recognised.
+    Returns ``(keys, counts[, omin, omax])`` sorted by key, per column name.
     """
     if not requests:
         return {}
     branches, params = [], []
     plans = list(requests)
     for i, p in enumerate(plans):
-        shift, ranges = requests[p]
-        params.append(int(shift))
-        where = "o IS NOT NULL"
-        if ranges is not None:
-            where += " AND (" + _range_predicate("o", ranges, params) + ")"
-        branches.append(
-            f"SELECT {i} AS c, o >> ? AS k, count(*) AS n FROM "
-            f"(SELECT sentinel_ord(sentinel_finite({p.expr})) AS o "
-            f"FROM {src.from_clause([p.name])}) WHERE {where} GROUP BY k"
-        )
+        shift, parents, parent_shift = requests[p]
+        if parents is None:
+            params.append(int(shift))
+            branches.append(
+                f"SELECT {i} AS c, o >> ? AS k, count(*) AS n, 0::BIGINT AS omin, 0::BIGINT AS omax"
+                f" FROM {_ordered(p, src)} GROUP BY k"
+            )
+        else:
+            params += [int(shift), int(parent_shift), [int(k) for k in parents]]
+            branches.append(
+                f"SELECT {i} AS c, o >> ? AS k, count(*) AS n, min(o) AS omin, max(o) AS omax"
+                f" FROM {_ordered(p, src)} WHERE (o >> ?) IN (SELECT unnest(?::BIGINT[]))"
+                " GROUP BY k"
+            )
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
-    c = tbl.column("c").to_numpy()
-    k = tbl.column("k").to_numpy()
-    n = tbl.column("n").to_numpy()
+    cols = {name: tbl.column(name).to_numpy() for name in ("c", "k", "n", "omin", "omax")}
     out = {}
     for i, p in enumerate(plans):
-        sel = c == i
-        order = np.argsort(k[sel], kind="stable")
-        out[p.name] = (k[sel][order].astype(np.int64), n[sel][order].astype(np.int64))
+        sel = cols["c"] == i
+        order = np.argsort(cols["k"][sel], kind="stable")
+        out[p.name] = tuple(cols[x][sel][order].astype(np.int64) for x in ("k", "n", "omin", "omax"))
     return out
 
 
 def fetch(
-    con: Any, src: Source, requests: dict[ColumnPlan, list[tuple[int, int]]]
+    con: Any, src: Source, requests: dict[ColumnPlan, list[tuple[int, list[int]]]]
 ) -> dict[str, np.ndarray]:
-    """Sorted finite values whose ``sentinel_ord`` lies in the given inclusive ranges, per column.
-
-    One scan for all columns (one ``list`` aggregate each).
-    """
+    """Sorted finite values of the requested bins: ``requests[plan] = [(shift, keys), ...]``."""
     requests = {p: r for p, r in requests.items() if r}
     if not requests:
         return {}
-    aggs, params = [], []
+    branches, params = [], []
     plans = list(requests)
     for i, p in enumerate(plans):
-        f = f"sentinel_finite({p.expr})"
-        pred = _range_predicate(f"sentinel_ord({f})", requests[p], params)
-        aggs.append(f"list({f}) FILTER (WHERE {f} IS NOT NULL AND ({pred})) AS v{i}")
-    cols = sorted({p.name for p in plans})
-    sql = f"SELECT {', '.join(aggs)} FROM {src.from_clause(cols)}"
-    tbl = _run(con, src, sql, params, arrow=True)
-    out = {}
-    for i, p in enumerate(plans):
-        cell = tbl.column(f"v{i}")[0]
-        if not cell.is_valid:
-            out[p.name] = np.empty(0, dtype=np.float64)
-            continue
-        arr = np.asarray(cell.values.to_numpy(zero_copy_only=False), dtype=np.float64)
-        out[p.name] = np.sort(arr)
-    return out
+        for shift, keys in requests[p]:
+            params += [int(shift), [int(k) for k in keys]]
+            branches.append(
+                f"SELECT {i} AS c, f FROM {_ordered(p, src)}"
+                " WHERE (o >> ?) IN (SELECT unnest(?::BIGINT[]))"
+            )
+    tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
+    c = tbl.column("c").to_numpy()
+    f = tbl.column("f").to_numpy()
+    return {p.name: np.sort(f[c == i]) for i, p in enumerate(plans)}

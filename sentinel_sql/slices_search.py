@@ -9,7 +9,8 @@ Tables (temporary, unique to one call, dropped at the end):
   ``0`` for values no slice can use) and the error. Rows with fewer than two non-zero codes
   are dropped (they are in no slice of level >= 2). Bounded by rows x features bytes.
 - ``lvl<L>``: the evaluated slices of level L with ``size >= sigma``: ``f1, v1, ..., fL, vL``
-  (feature index ascending, code), ``size, se, me`` (error sum and max), ``score``, ``ub``.
+  (feature index ascending, code), ``size, se, me`` (error sum; for level 1 the max error,
+  above it the smallest max of the parents, a bound), ``score``, ``ub``.
 - ``cand``: level-L candidates, generated in SQL from pairs of level L-1 slices sharing their
   first L-2 predicates (apriori join), kept only when all L parents are alive.
 
@@ -43,11 +44,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .slices_cover import plan_passes
 from .slices_prep import Feature, sql_double
 from .sqlutil import quote_ident
 
 _counter = itertools.count()
-BATCH = 24  # feature combinations per evaluation query
+PASSES = 16  # GROUP BY passes over the encoded rows per query (the threshold rises between)
+WIDER = 2  # a pass groups by at most level + WIDER features ...
+SPACE = 1 << 16  # ... whose code ranges multiply to at most this
 
 
 def margin(thr: float) -> float:
@@ -194,6 +198,7 @@ class Search:
         cut = self.cut()
         rows = self._sql(f"SELECT f1, max(v1) FROM {lvl1} WHERE ub >= ? GROUP BY f1 ORDER BY f1",
                          [cut])
+        self.card = {int(f): int(top) + 1 for f, top in rows}
         if len(rows) < 2:
             return []
         cols, joins = [], []
@@ -247,36 +252,47 @@ class Search:
                   ", size BIGINT, se DOUBLE, me DOUBLE, score DOUBLE, ub DOUBLE)")
         self.made.append(("TABLE", f"lvl{L}"))
         self._generate(L)
-        cand, enc, lvl = self.t("cand"), self.t("enc"), self.t(f"lvl{L}")
+        cand, lvl = self.t("cand"), self.t(f"lvl{L}")
         done: set[tuple[int, ...]] = set()
         evaluated = 0
         self.levels_done = L  # lvl<L> is empty so far: the threshold is unchanged
         while True:
             cut = self.cut()
-            lists = ", ".join(f"list(DISTINCT v{i} ORDER BY v{i})" for i in range(1, L + 1))
-            combos = self._sql(f"SELECT {fs}, count(*), {lists} FROM {cand} WHERE pub >= ? "
+            combos = self._sql(f"SELECT {fs}, count(*) FROM {cand} WHERE pub >= ? "
                                f"GROUP BY {fs} ORDER BY max(pub) DESC, {fs}", [cut])
-            todo = [c for c in combos if tuple(c[:L]) not in done][:BATCH]
+            counts = {tuple(c[:L]): c[L] for c in combos}
+            todo = [k for k in counts if k not in done]
             if not todo:
                 break
-            parts = []
-            for c in todo:
-                feats, count, codes = c[:L], c[L], c[L + 1:]
-                done.add(tuple(feats))
-                evaluated += count
-                where = " AND ".join(f"c{f} IN ({', '.join(str(int(v)) for v in vals)})"
-                                     for f, vals in zip(feats, codes, strict=True))
-                outs = ", ".join(f"{int(f)} AS f{i}, c{f} AS v{i}"
-                                 for i, f in enumerate(feats, 1))
-                parts.append(f"SELECT {outs}, count(*) AS size, sum(err) AS se, max(err) AS me "
-                             f"FROM {enc} WHERE {where} GROUP BY ALL "
-                             f"HAVING count(*) >= {int(self.sigma)}")
+            passes = plan_passes(todo, self.card, width=L + WIDER, limit=SPACE,
+                                 max_passes=PASSES)
+            parts, ctes = [], []
+            for p, (feats, covered) in enumerate(passes):
+                src = self.t("enc")
+                if len(feats) > L:
+                    cols = ", ".join(f"c{f}" for f in feats)
+                    ctes.append(f"g{p} AS MATERIALIZED (SELECT {cols}, count(*) AS size, "
+                                f"sum(err) AS se FROM {src} GROUP BY {cols})")
+                    src, n_expr, se_expr = f"g{p}", "sum(size)", "sum(se)"
+                else:
+                    n_expr, se_expr = "count(*)", "sum(err)"
+                for combo in covered:
+                    done.add(combo)
+                    evaluated += counts[combo]
+                    outs = ", ".join(f"{f} AS f{i}, c{f} AS v{i}" for i, f in enumerate(combo, 1))
+                    nz = " AND ".join(f"c{f} > 0" for f in combo)
+                    grp = ", ".join(f"c{f}" for f in combo)
+                    parts.append(f"SELECT {outs}, {n_expr}::BIGINT AS size, {se_expr} AS se "
+                                 f"FROM {src} WHERE {nz} GROUP BY {grp} "
+                                 f"HAVING {n_expr} >= {int(self.sigma)}")
+            with_sql = f"WITH {', '.join(ctes)} " if ctes else ""
             pairs = ", ".join(f"c.f{i}, c.v{i}" for i in range(1, L + 1))
+            ub = self.t("ub")
             self._sql(
-                f"INSERT INTO {lvl} SELECT {pairs}, "
-                f"r.size, r.se, r.me, {self.t('score')}(r.size, r.se), "
-                f"{self.t('ub')}(r.size, r.se, r.me) FROM {cand} c JOIN "
-                f"({' UNION ALL '.join(parts)}) r USING ({fs}, {vs}) WHERE c.pub >= ?", [cut])
+                f"INSERT INTO {lvl} SELECT {pairs}, r.size, r.se, c.pme, "
+                f"{self.t('score')}(r.size, r.se), {ub}(r.size, r.se, c.pme) FROM {cand} c "
+                f"JOIN ({with_sql}{' UNION ALL '.join(parts)}) r USING ({fs}, {vs}) "
+                f"WHERE c.pub >= ?", [cut])
         return evaluated
 
     def _answer(self, n: int, ebar: float) -> list[Found]:
@@ -297,8 +313,22 @@ class Search:
                 found.append(Found(preds, size, se, me, sc))
         found.sort(key=lambda s: (-s.score, -s.size, s.preds))
         found = found[: self.top_k]
+        self._exact_max(found)
         self._decode(found)
         return found
+
+    def _exact_max(self, found: list[Found]) -> None:
+        """Levels >= 2 store a bound on the max error (the parents'); read the true one."""
+        deep = [s for s in found if len(s.preds) > 1]
+        for start in range(0, len(deep), 256):
+            chunk = deep[start:start + 256]
+            aggs = ", ".join(
+                "max(err) FILTER (WHERE " + " AND ".join(f"c{f} = {v}" for f, v in s.preds) + ")"
+                for s in chunk
+            )
+            row = self._sql(f"SELECT {aggs} FROM {self.t('enc')}")[0]
+            for s, me in zip(chunk, row, strict=True):
+                s.me = float(me)
 
     def _decode(self, found: list[Found]) -> None:
         """Replace codes by keys (values or bin numbers) read back from ``l1``."""
