@@ -10,10 +10,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "compare": ("sentinel_sql.compare", "compare"),
+    "compare": ("sentinel_sql.drift", "compare"),
     "DriftResult": ("sentinel_sql.result", "DriftResult"),
-    "Profile": ("sentinel_sql.profile", "Profile"),
-    "profile": ("sentinel_sql.api", "profile"),
+    "Profile": ("sentinel_sql.profiles", "Profile"),
+    "profile": ("sentinel_sql.profiles", "profile"),
     "find_slices": ("sentinel_sql.slices", "find_slices"),
     "explain_drop": ("sentinel_sql.slices", "explain_drop"),
     "register": ("sentinel_sql.macros", "register"),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact import SMALL_TOTAL, Bins, Resolver, ord_of, value_of
+from . import exact
+from .exact import Bins, Resolver, ord_of, value_of
 from .scan import ColumnPlan
 
 
@@ -67,7 +68,7 @@ def ks_exact(
     """
     out: dict[str, tuple[float, float]] = {}
     if resolver is not None:
-        small = {p: (b, set(range(len(b.lo)))) for p, (b, n, m) in work.items() if n + m <= SMALL_TOTAL}
+        small = {p: (b, set(range(len(b.lo)))) for p, (b, n, m) in work.items() if n + m <= exact.SMALL_TOTAL}
         while small and resolver.run_round(small):
             pass
     pending = dict(work)

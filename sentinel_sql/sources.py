@@ -95,8 +95,16 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
         src.columns = _describe(con, src.from_clause()) if len(schema) else {}
         return src
     if mod == "duckdb":
-        con.register(name, data)
-        src = Source(con, label or "<duckdb relation>", "relation", data, name)
+        # A relation may belong to another connection, whose open results would block it:
+        # stream it once into a temporary table of ours (DuckDB spills it to disk if large).
+        reader = data.to_arrow_reader(1 << 16)
+        try:
+            con.register(name + "_in", reader)
+            con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(name + '_in')}")
+            con.unregister(name + "_in")
+        finally:
+            reader.close()
+        src = Source(con, label or "<duckdb relation>", "table", None, name)
     elif mod in ("polars", "pandas", "pyarrow"):
         con.register(name, data)
         src = Source(con, label or f"<{mod} {tname}>", "python", data, name)

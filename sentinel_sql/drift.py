@@ -23,7 +23,7 @@ import numpy as np
 from . import exact, ks, scan, stats
 from .errors import InputError
 from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
-from .profile import ColumnProfile, Profile, bin_counts, scan_profile
+from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 
