@@ -298,3 +298,26 @@ def _decide(results: list[dict], alpha: float, psi_threshold: float, decision: s
 
 
 __all__ = ["compare", "connect", "Source"]
+
+
+def profile(
+    data: Any,
+    *,
+    columns: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+) -> Profile:
+    """Scan ``data`` once and return its reference profile (save it with ``.save(path)``).
+
+    >>> import polars as pl
+    >>> p = profile(pl.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", "b", "a"]}))
+    >>> p.rows, p.columns["s"].categories
+    (3, {'a': 2, 'b': 1})
+    """
+    kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
+    con = connect()
+    src = open_source(con, data, _label(data))
+    selected, _ = _select(src.columns, src.columns, columns, exclude, kinds)
+    plans, _unsupported = _plans(src.columns, selected, kinds, {})
+    prof, _bins = scan_profile(con, src, plans)
+    return prof
