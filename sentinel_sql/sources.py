@@ -106,8 +106,14 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
             reader.close()
         src = Source(con, label or "<duckdb relation>", "table", None, name)
     elif mod in ("polars", "pandas", "pyarrow"):
-        con.register(name, data)
         src = Source(con, label or f"<{mod} {tname}>", "python", data, name)
+        try:
+            con.register(name, data)
+            src.columns = _describe(con, src.from_clause())
+        except Exception as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{src.label}: cannot read: {msg}") from None
+        return src
     else:
         raise InputError(
             f"unsupported data source of type {mod}.{tname}: give a path, a Polars or pandas "
