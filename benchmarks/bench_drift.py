@@ -42,13 +42,18 @@ elif mode == "vs_profile":
     import sentinel_sql
     r = sentinel_sql.compare(prof, cur)
 dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+print(json.dumps({"seconds": dt, "rss_gb": rss}))
 """
 
 
 def run(mode: str, ref: str, cur: str, prof: str = "-") -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, ref, cur, prof],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, ref, cur, prof],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -74,12 +79,18 @@ def main() -> None:
     print(f"rows per file: {a.rows:,} (10 numeric + 5 string columns); medians of {a.repeat} runs")
     print(f"{'what':<34}{'median s':>10}{'ratio':>8}{'peak RSS GB':>13}")
     print(f"{'bare DuckDB scan, both files':<34}{med['bare']:>10.2f}{1:>8.2f}{rss['bare']:>13.2f}")
-    print(f"{'compare (exact KS), both files':<34}{med['compare']:>10.2f}"
-          f"{med['compare'] / med['bare']:>8.2f}{rss['compare']:>13.2f}")
-    print(f"{'bare DuckDB scan, current only':<34}{med['bare_batch']:>10.2f}{1:>8.2f}"
-          f"{rss['bare_batch']:>13.2f}")
-    print(f"{'compare vs saved profile':<34}{med['vs_profile']:>10.2f}"
-          f"{med['vs_profile'] / med['bare_batch']:>8.2f}{rss['vs_profile']:>13.2f}")
+    print(
+        f"{'compare (exact KS), both files':<34}{med['compare']:>10.2f}"
+        f"{med['compare'] / med['bare']:>8.2f}{rss['compare']:>13.2f}"
+    )
+    print(
+        f"{'bare DuckDB scan, current only':<34}{med['bare_batch']:>10.2f}{1:>8.2f}"
+        f"{rss['bare_batch']:>13.2f}"
+    )
+    print(
+        f"{'compare vs saved profile':<34}{med['vs_profile']:>10.2f}"
+        f"{med['vs_profile'] / med['bare_batch']:>8.2f}{rss['vs_profile']:>13.2f}"
+    )
 
 
 if __name__ == "__main__":

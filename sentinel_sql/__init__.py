@@ -13,7 +13,7 @@ _LAZY = {
     "compare": ("sentinel_sql.drift", "compare"),
     "DriftResult": ("sentinel_sql.result", "DriftResult"),
     "Profile": ("sentinel_sql.profiles", "Profile"),
-    "profile": ("sentinel_sql.profiles", "profile"),
+    "profile": ("sentinel_sql.drift", "profile"),
     "find_slices": ("sentinel_sql.slices", "find_slices"),
     "explain_drop": ("sentinel_sql.slices", "explain_drop"),
     "register": ("sentinel_sql.macros", "register"),

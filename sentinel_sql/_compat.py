@@ -30,7 +30,9 @@ def query_arrow(con: Any, sql: str, params: list | None = None) -> Any:
 
 def fetch_one(con: Any, sql: str, params: Any = None) -> tuple | None:
     """Run ``sql`` and return its first row (``rel.fetchone()`` is gone in DuckDB 2.0)."""
-    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    rows = (
+        con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    )
     return rows[0] if rows else None
 
 
@@ -42,3 +44,12 @@ def ks_exact_two_sided(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
 
     g = math.gcd(n1, n2)
     return _stats_py._attempt_exact_2kssamp(n1, n2, g, d, "two-sided")
+
+
+def duckdb_sqltypes() -> Any:
+    """DuckDB's SQL type constants for UDFs: ``duckdb.sqltypes`` (2.0), else ``duckdb.typing``."""
+    try:
+        from duckdb import sqltypes
+    except ImportError:  # pragma: no cover - DuckDB < 2.0
+        from duckdb import typing as sqltypes
+    return sqltypes

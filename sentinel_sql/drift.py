@@ -23,7 +23,7 @@ import numpy as np
 from . import exact, ks, scan, stats
 from .errors import InputError
 from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
-from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
+from .profiles import ColumnProfile, Profile, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 
@@ -105,28 +105,38 @@ def compare(
         cur_dtype = cur_src.columns[p.name]
         cur_kind = kinds.get(p.name) or infer_kind(cur_dtype)
         if cur_kind != p.kind and p.name not in kinds:
-            schema_changes.append({"column": p.name, "change": "kind_changed",
-                                   "reference_type": p.dtype, "current_type": cur_dtype})
+            schema_changes.append(
+                {
+                    "column": p.name,
+                    "change": "kind_changed",
+                    "reference_type": p.dtype,
+                    "current_type": cur_dtype,
+                }
+            )
             continue
         if cur_dtype != p.dtype:
-            schema_changes.append({"column": p.name, "change": "type_changed",
-                                   "reference_type": p.dtype, "current_type": cur_dtype})
+            schema_changes.append(
+                {
+                    "column": p.name,
+                    "change": "type_changed",
+                    "reference_type": p.dtype,
+                    "current_type": cur_dtype,
+                }
+            )
         keep.append(p)
-        plans_cur.append(scan.ColumnPlan(p.name, cur_dtype, p.kind, value_sql(p.name, cur_dtype, p.kind)))
+        plans_cur.append(
+            scan.ColumnPlan(p.name, cur_dtype, p.kind, value_sql(p.name, cur_dtype, p.kind))
+        )
     plans_ref = keep
 
     say("scanning reference")
     if ref_profile is None:
         ref_profile, ref_bins = scan_profile(con, ref_src, plans_ref)
     say("scanning current")
-    cur_profile, cur_bins = scan_profile(con, cur_src, plans_cur, with_edges=False)
-
-    # current counts on the reference's PSI edges (exact, narrow passes on current only)
     numeric_cur = [p for p in plans_cur if p.kind == NUMERIC]
     edges = {p.name: ref_profile.columns[p.name].edges or [] for p in numeric_cur}
-    le = exact.counts_le(
-        exact.Resolver(con, [cur_src]), {p: (cur_bins[p.name], edges[p.name]) for p in numeric_cur}
-    )
+    # current counts between the reference's PSI edges come from the same wide pass
+    cur_profile, _cur_bins = scan_profile(con, cur_src, plans_cur, edges=edges)
     say("comparing")
     pair_resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
     pair_bins = {}
@@ -139,9 +149,8 @@ def compare(
     for p in plans_cur:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
         if p.kind == NUMERIC:
-            cur_edge_counts = bin_counts(le[p.name], cc.finite)
             bins = pair_bins.get(p, (None,))[0]
-            results.append(_numeric(p, rc, cc, cur_edge_counts, bins, ks_d.get(p.name)))
+            results.append(_numeric(p, rc, cc, cc.edge_counts, bins, ks_d.get(p.name)))
         else:
             results.append(_categorical(rc, cc))
     for r in results:
@@ -153,13 +162,21 @@ def compare(
     drifted = [r["column"] for r in results if r["drifted"]]
     need = max(1, math.ceil(drift_share * len(results))) if results else 1
     detected = len(drifted) >= need or (schema_drift and bool(schema_changes))
-    settings = {"alpha": alpha, "psi_threshold": psi_threshold, "decision": decision,
-                "drift_share": drift_share, "schema_drift": schema_drift}
+    settings = {
+        "alpha": alpha,
+        "psi_threshold": psi_threshold,
+        "decision": decision,
+        "drift_share": drift_share,
+        "schema_drift": schema_drift,
+    }
     return DriftResult(
         drift_detected=detected,
         drifted_columns=drifted,
-        reference={"source": ref_profile.source, "rows": ref_profile.rows,
-                   "profile": ref_src is None},
+        reference={
+            "source": ref_profile.source,
+            "rows": ref_profile.rows,
+            "profile": ref_src is None,
+        },
         current={"source": cur_src.label, "rows": cur_profile.rows},
         columns=results,
         schema_changes=schema_changes,
@@ -200,9 +217,13 @@ def _select(ref_cols, cur_cols, columns, exclude, kinds):
         if c in excl:
             continue
         if c not in cur_cols:
-            changes.append({"column": c, "change": "missing_in_current", "reference_type": ref_cols[c]})
+            changes.append(
+                {"column": c, "change": "missing_in_current", "reference_type": ref_cols[c]}
+            )
         elif c not in ref_cols:
-            changes.append({"column": c, "change": "missing_in_reference", "current_type": cur_cols[c]})
+            changes.append(
+                {"column": c, "change": "missing_in_reference", "current_type": cur_cols[c]}
+            )
         else:
             selected.append(c)
     return selected, changes
@@ -223,14 +244,19 @@ def _binned(out: dict, ref_counts, cur_counts) -> None:
 def _pair_bins(rc: ColumnProfile, cc: ColumnProfile) -> exact.Bins:
     return exact.Bins.from_keys(
         rc.shift,
-        [(np.asarray(rc.keys, np.int64), np.asarray(rc.counts, np.int64)),
-         (np.asarray(cc.keys, np.int64), np.asarray(cc.counts, np.int64))],
+        [
+            (np.asarray(rc.keys, np.int64), np.asarray(rc.counts, np.int64)),
+            (np.asarray(cc.keys, np.int64), np.asarray(cc.counts, np.int64)),
+        ],
     )
 
 
 def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, ks_d) -> dict:
-    out: dict[str, Any] = {"column": plan.name, "kind": NUMERIC,
-                           "dtype": {"reference": rc.dtype, "current": cc.dtype}}
+    out: dict[str, Any] = {
+        "column": plan.name,
+        "kind": NUMERIC,
+        "dtype": {"reference": rc.dtype, "current": cc.dtype},
+    }
     n, m = rc.finite, cc.finite
     out["count"] = {"reference": n, "current": m}
     out["mean"] = {"reference": rc.sum / n if n else None, "current": cc.sum / m if m else None}
@@ -247,7 +273,11 @@ def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, 
     w, w_err = ks.wasserstein(bins, n, m, min(rc.min, cc.min), max(rc.max, cc.max))
     out["wasserstein"] = {"value": w, "error_bound": w_err}
     ref_counts = rc.edge_counts or [n]
-    out["histogram"] = {"edges": rc.edges or [], "reference": ref_counts, "current": cur_edge_counts}
+    out["histogram"] = {
+        "edges": rc.edges or [],
+        "reference": ref_counts,
+        "current": cur_edge_counts,
+    }
     _binned(out, ref_counts, cur_edge_counts)
     out["test"] = "ks"
     out["p_value"] = out["ks"]["p_value"]
@@ -255,8 +285,11 @@ def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, 
 
 
 def _categorical(rc: ColumnProfile, cc: ColumnProfile) -> dict:
-    out: dict[str, Any] = {"column": rc.name, "kind": CATEGORICAL,
-                           "dtype": {"reference": rc.dtype, "current": cc.dtype}}
+    out: dict[str, Any] = {
+        "column": rc.name,
+        "kind": CATEGORICAL,
+        "dtype": {"reference": rc.dtype, "current": cc.dtype},
+    }
     ra, ca = rc.categories or {}, cc.categories or {}
     out["count"] = {"reference": sum(ra.values()), "current": sum(ca.values())}
     if not ra or not ca:
@@ -271,8 +304,11 @@ def _categorical(rc: ColumnProfile, cc: ColumnProfile) -> dict:
     out["new_categories"] = [k for k in cats if k not in ra]
     out["missing_categories"] = [k for k in cats if k not in ca]
     top = sorted(cats, key=lambda k: -(ra.get(k, 0) + ca.get(k, 0)))[:30]
-    out["histogram"] = {"categories": top, "reference": [ra.get(k, 0) for k in top],
-                        "current": [ca.get(k, 0) for k in top]}
+    out["histogram"] = {
+        "categories": top,
+        "reference": [ra.get(k, 0) for k in top],
+        "current": [ca.get(k, 0) for k in top],
+    }
     out["test"] = "chi2"
     out["p_value"] = p
     return out

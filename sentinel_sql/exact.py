@@ -69,7 +69,9 @@ class Bins:
         """Replace bins ``i_list`` by their refinements ``sub[i]``."""
         keep = np.ones(len(self.lo), dtype=bool)
         keep[i_list] = False
-        parts = [Bins(self.lo[keep], self.hi[keep], self.shift[keep], [c[keep] for c in self.counts])]
+        parts = [
+            Bins(self.lo[keep], self.hi[keep], self.shift[keep], [c[keep] for c in self.counts])
+        ]
         parts += [sub[i] for i in i_list]
         lo = np.concatenate([p.lo for p in parts])
         order = np.argsort(lo, kind="stable")

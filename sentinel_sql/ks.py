@@ -68,7 +68,11 @@ def ks_exact(
     """
     out: dict[str, tuple[float, float]] = {}
     if resolver is not None:
-        small = {p: (b, set(range(len(b.lo)))) for p, (b, n, m) in work.items() if n + m <= exact.SMALL_TOTAL}
+        small = {
+            p: (b, set(range(len(b.lo))))
+            for p, (b, n, m) in work.items()
+            if n + m <= exact.SMALL_TOTAL
+        }
         while small and resolver.run_round(small):
             pass
     pending = dict(work)

@@ -108,7 +108,10 @@ class Profile:
                 c.min, c.max = (min(mins) if mins else None), (max(maxs) if maxs else None)
                 c.sum, c.sum_sq = a.sum + b.sum, a.sum_sq + b.sum_sq
                 merged: dict[int, int] = {}
-                for k, n in [*zip(a.keys, a.counts, strict=True), *zip(b.keys, b.counts, strict=True)]:
+                for k, n in [
+                    *zip(a.keys, a.counts, strict=True),
+                    *zip(b.keys, b.counts, strict=True),
+                ]:
                     merged[k] = merged.get(k, 0) + n
                 c.keys = sorted(merged)
                 c.counts = [merged[k] for k in c.keys]
@@ -137,14 +140,19 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def scan_profile(
-    con: Any, src: Any, plans: list[ColumnPlan], *, with_edges: bool = True
+    con: Any,
+    src: Any,
+    plans: list[ColumnPlan],
+    *,
+    with_edges: bool = True,
+    edges: dict[str, list[float]] | None = None,
 ) -> tuple[Profile, dict[str, exact.Bins]]:
     """Profile ``src``: one wide pass, one histogram pass, and narrow passes for exact deciles.
 
-    Returns the profile and the per-column bins (refined where the narrow passes looked),
-    which a comparison against raw data can reuse.
+    With ``edges`` (a reference's PSI edges) the counts between them come from the wide pass
+    and no deciles are computed. Returns the profile and the per-column bins.
     """
-    summary = scan.summarize(con, src, plans)
+    summary = scan.summarize(con, src, plans, edges=edges)
     if summary["rows"] == 0:
         raise InputError(f"{src.label}: dataset is empty")
     numeric = [p for p in plans if p.kind == "numeric"]
@@ -156,18 +164,27 @@ def scan_profile(
         c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
         if p.kind == "numeric":
             c.finite, c.min, c.max, c.sum, c.sum_sq = (
-                s["finite"], s["min"], s["max"], s["sum"], s["sum_sq"]
+                s["finite"],
+                s["min"],
+                s["max"],
+                s["sum"],
+                s["sum_sq"],
             )
+            if edges is not None:
+                c.edges = list(edges.get(p.name, []))
+                c.edge_counts = bin_counts(s["le"], c.finite)
             k, n = hists[p.name][:2]
             c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
             bins[p.name] = c.bins()
         else:
             c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
         cols[p.name] = c
-    if with_edges and numeric:
+    if with_edges and edges is None and numeric:
         resolver = exact.Resolver(con, [src])
         work = {p: bins[p.name] for p in numeric}
-        deciles = exact.quantile_edges(resolver, work, {p.name: cols[p.name].finite for p in numeric})
+        deciles = exact.quantile_edges(
+            resolver, work, {p.name: cols[p.name].finite for p in numeric}
+        )
         edges = {name: sorted(set(q)) for name, q in deciles.items()}
         le = exact.counts_le(resolver, {p: (bins[p.name], edges[p.name]) for p in numeric})
         for p in numeric:

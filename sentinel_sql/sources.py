@@ -100,7 +100,8 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
         reader = data.to_arrow_reader(1 << 16)
         try:
             con.register(name + "_in", reader)
-            con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(name + '_in')}")
+            target, staging = quote_ident(name), quote_ident(name + "_in")
+            con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM {staging}")
             con.unregister(name + "_in")
         finally:
             reader.close()
@@ -135,7 +136,9 @@ def _open_path(con: Any, spec: str, label: str | None) -> Source:
             con.execute(f"ATTACH {quote_literal(db_path)} AS {quote_ident(alias)} (READ_ONLY)")
             parts = [p for p in table.split(".") if p]
             if not parts or len(parts) > 2:
-                raise InputError(f"{label}: expected FILE.duckdb::table or FILE.duckdb::schema.table")
+                raise InputError(
+                    f"{label}: expected FILE.duckdb::table or FILE.duckdb::schema.table"
+                )
             qualified = ".".join(quote_ident(p) for p in [alias, *parts])
             rel = con.sql(f"SELECT * FROM {qualified}")
         elif os.path.isdir(spec):

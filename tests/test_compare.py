@@ -46,7 +46,9 @@ def check_numeric(col: dict, ref: np.ndarray, cur: np.ndarray) -> None:
     assert col["histogram"]["edges"] == edges
     assert col["psi"]["value"] == pytest.approx(psi, rel=1e-12, abs=1e-15)
     w = ss.wasserstein_distance(r, c)
-    assert abs(col["wasserstein"]["value"] - w) <= col["wasserstein"]["error_bound"] + 1e-9 * max(1, w)
+    assert abs(col["wasserstein"]["value"] - w) <= col["wasserstein"]["error_bound"] + 1e-9 * max(
+        1, w
+    )
 
 
 floats = st.one_of(
@@ -64,8 +66,11 @@ def test_numeric_matches_scipy(ref, cur):
     check_numeric(res.column("x"), ref, cur)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(arrays, arrays)
 def test_numeric_narrow_paths_match_scipy(force_narrow, ref, cur):
     """Tiny fetch limits force every refine/fetch/single-value branch of the exact passes."""
@@ -105,8 +110,10 @@ cats = st.lists(st.sampled_from(["a", "b", "c", "d", "é", "x y", None]), min_si
 @settings(max_examples=40, deadline=None)
 @given(cats, cats)
 def test_categorical_matches_scipy(ref, cur):
-    res = sentinel_sql.compare(pl.DataFrame({"s": ref}, schema={"s": pl.String}),
-                               pl.DataFrame({"s": cur}, schema={"s": pl.String}))
+    res = sentinel_sql.compare(
+        pl.DataFrame({"s": ref}, schema={"s": pl.String}),
+        pl.DataFrame({"s": cur}, schema={"s": pl.String}),
+    )
     col = res.column("s")
     r = [v for v in ref if v is not None]
     c = [v for v in cur if v is not None]
@@ -123,7 +130,8 @@ def test_categorical_matches_scipy(ref, cur):
         assert col["chi2"]["statistic"] == pytest.approx(chi.statistic, rel=1e-12)
         assert col["chi2"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
         assert col["chi2"]["dof"] == chi.dof
-    p = np.maximum(table[0] / table[0].sum(), 0) ; q = table[1] / table[1].sum()
+    p = np.maximum(table[0] / table[0].sum(), 0)
+    q = table[1] / table[1].sum()
     p, q = np.where(p == 0, 1e-4, p), np.where(q == 0, 1e-4, q)
     assert col["psi"]["value"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
     assert col["new_categories"] == sorted(set(c) - set(r))
@@ -152,13 +160,25 @@ def _sources(tmp_path, df: pl.DataFrame, name: str):
     }
 
 
-@pytest.mark.parametrize("kind", ["parquet", "glob", "csv", "duckdb", "polars", "lazy", "arrow", "pandas"])
+@pytest.mark.parametrize(
+    "kind", ["parquet", "glob", "csv", "duckdb", "polars", "lazy", "arrow", "pandas"]
+)
 def test_every_source_kind_gives_the_same_numbers(tmp_path, kind):
     rng = np.random.default_rng(3)
-    ref = pl.DataFrame({"x": rng.normal(size=500), "g": rng.integers(0, 5, 500),
-                        "s": rng.choice(["u", "v", "w"], 500)})
-    cur = pl.DataFrame({"x": rng.normal(0.3, size=400), "g": rng.integers(0, 6, 400),
-                        "s": rng.choice(["u", "v", "z"], 400)})
+    ref = pl.DataFrame(
+        {
+            "x": rng.normal(size=500),
+            "g": rng.integers(0, 5, 500),
+            "s": rng.choice(["u", "v", "w"], 500),
+        }
+    )
+    cur = pl.DataFrame(
+        {
+            "x": rng.normal(0.3, size=400),
+            "g": rng.integers(0, 6, 400),
+            "s": rng.choice(["u", "v", "z"], 400),
+        }
+    )
     a = _sources(tmp_path, ref, "ref")[kind]
     b = _sources(tmp_path, cur, "cur")[kind]
     got = sentinel_sql.compare(a, b, columns=["x", "g", "s"])
@@ -195,10 +215,14 @@ def test_hostile_column_names():
 
 
 def test_edge_cases_all_null_constant_one_row():
-    ref = pl.DataFrame({"nul": [None, None], "const": [3.0, 3.0], "one": [1.0, 2.0]},
-                       schema={"nul": pl.Float64, "const": pl.Float64, "one": pl.Float64})
-    cur = pl.DataFrame({"nul": [None], "const": [3.0], "one": [5.0]},
-                       schema={"nul": pl.Float64, "const": pl.Float64, "one": pl.Float64})
+    ref = pl.DataFrame(
+        {"nul": [None, None], "const": [3.0, 3.0], "one": [1.0, 2.0]},
+        schema={"nul": pl.Float64, "const": pl.Float64, "one": pl.Float64},
+    )
+    cur = pl.DataFrame(
+        {"nul": [None], "const": [3.0], "one": [5.0]},
+        schema={"nul": pl.Float64, "const": pl.Float64, "one": pl.Float64},
+    )
     res = sentinel_sql.compare(ref, cur)
     assert res.column("nul")["null_fraction"] == {"reference": 1.0, "current": 1.0}
     assert res.column("nul")["drifted"] is False
@@ -212,8 +236,11 @@ def test_schema_changes_are_findings():
     cur = pl.DataFrame({"a": [1.0, 2.0], "new": ["x", "y"], "t": ["1", "2"]})
     res = sentinel_sql.compare(ref, cur)
     changes = {(c["column"], c["change"]) for c in res.schema_changes}
-    assert changes == {("gone", "missing_in_current"), ("new", "missing_in_reference"),
-                       ("t", "kind_changed")}
+    assert changes == {
+        ("gone", "missing_in_current"),
+        ("new", "missing_in_reference"),
+        ("t", "kind_changed"),
+    }
     assert res.drift_detected
     assert not sentinel_sql.compare(ref, cur, schema_drift=False).drift_detected
 
@@ -225,9 +252,12 @@ def test_decision_rule_needs_test_and_effect():
     col = res.column("x")
     assert col["p_value_adjusted"] < 0.05 and col["psi"]["value"] < 0.1
     assert not col["drifted"]  # significant but negligible
-    assert sentinel_sql.compare(pl.DataFrame({"x": big_ref}), pl.DataFrame({"x": big_cur}),
-                                decision="test").column("x")["drifted"]
-    small = sentinel_sql.compare(pl.DataFrame({"x": [1.0, 2.0, 3.0]}), pl.DataFrame({"x": [1.5, 9.0]}))
+    assert sentinel_sql.compare(
+        pl.DataFrame({"x": big_ref}), pl.DataFrame({"x": big_cur}), decision="test"
+    ).column("x")["drifted"]
+    small = sentinel_sql.compare(
+        pl.DataFrame({"x": [1.0, 2.0, 3.0]}), pl.DataFrame({"x": [1.5, 9.0]})
+    )
     assert not small.column("x")["drifted"]  # large PSI, but 5 points prove nothing
 
 
@@ -257,8 +287,13 @@ def test_json_contract_and_polars_view():
 
 @pytest.mark.parametrize(
     "kwargs, needle",
-    [({"columns": ["nope"]}, "nope"), ({"alpha": 2.0}, "alpha"), ({"decision": "maybe"}, "decision"),
-     ({"kinds": {"x": "weird"}}, "kind"), ({"exclude": ["zz"]}, "zz")],
+    [
+        ({"columns": ["nope"]}, "nope"),
+        ({"alpha": 2.0}, "alpha"),
+        ({"decision": "maybe"}, "decision"),
+        ({"kinds": {"x": "weird"}}, "kind"),
+        ({"exclude": ["zz"]}, "zz"),
+    ],
 )
 def test_bad_options_raise_input_error(kwargs, needle):
     df = pl.DataFrame({"x": [1.0, 2.0]})
@@ -271,8 +306,12 @@ def test_bad_sources(tmp_path):
     bad.write_text("not parquet")
     empty = pl.DataFrame({"x": []}, schema={"x": pl.Float64})
     ok = pl.DataFrame({"x": [1.0]})
-    for src, needle in [(str(tmp_path / "missing.parquet"), "not found"), (str(bad), "bad.parquet"),
-                        (str(tmp_path / "*.nothing"), "no files"), (empty, "empty")]:
+    for src, needle in [
+        (str(tmp_path / "missing.parquet"), "not found"),
+        (str(bad), "bad.parquet"),
+        (str(tmp_path / "*.nothing"), "no files"),
+        (empty, "empty"),
+    ]:
         with pytest.raises(InputError, match=needle):
             sentinel_sql.compare(src, ok)
 
@@ -281,13 +320,22 @@ def test_dates_timestamps_and_overrides():
     import datetime as dt
 
     base = dt.datetime(2024, 1, 1)
-    ref = pl.DataFrame({"t": [base + dt.timedelta(hours=i) for i in range(100)],
-                        "d": [dt.date(2024, 1, 1) + dt.timedelta(days=i % 30) for i in range(100)],
-                        "code": [i % 3 for i in range(100)], "flag": [i % 2 == 0 for i in range(100)]})
+    ref = pl.DataFrame(
+        {
+            "t": [base + dt.timedelta(hours=i) for i in range(100)],
+            "d": [dt.date(2024, 1, 1) + dt.timedelta(days=i % 30) for i in range(100)],
+            "code": [i % 3 for i in range(100)],
+            "flag": [i % 2 == 0 for i in range(100)],
+        }
+    )
     cur = ref.with_columns(pl.col("t") + dt.timedelta(days=2))
     res = sentinel_sql.compare(ref, cur, kinds={"code": "categorical"})
-    assert res.column("t")["kind"] == "numeric" and res.column("t")["ks"]["statistic"] == pytest.approx(0.48)
-    assert res.column("code")["kind"] == "categorical" and res.column("flag")["kind"] == "categorical"
+    assert res.column("t")["kind"] == "numeric" and res.column("t")["ks"][
+        "statistic"
+    ] == pytest.approx(0.48)
+    assert (
+        res.column("code")["kind"] == "categorical" and res.column("flag")["kind"] == "categorical"
+    )
     assert math.isclose(res.column("d")["ks"]["statistic"], 0.0)
 
 
@@ -313,7 +361,8 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, sentinel_sql; print(sorted(m for m in ('duckdb','polars','scipy','pyarrow','numpy','great_tables') if m in sys.modules))"
+    heavy = "('duckdb', 'polars', 'scipy', 'pyarrow', 'numpy', 'great_tables')"
+    code = f"import sys, sentinel_sql; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

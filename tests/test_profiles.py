@@ -17,12 +17,14 @@ def _data(seed: int, n: int, shift: float = 0.0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(shift, size=n)
     x[rng.random(n) < 0.05] = np.nan
-    return pl.DataFrame({
-        "x": x,
-        "heavy": np.exp(2 * rng.normal(size=n)),
-        "k": rng.integers(0, 9, n),
-        "s": [None if v == "-" else v for v in rng.choice(["a", "b", "c", "-"], n)],
-    })
+    return pl.DataFrame(
+        {
+            "x": x,
+            "heavy": np.exp(2 * rng.normal(size=n)),
+            "k": rng.integers(0, 9, n),
+            "s": [None if v == "-" else v for v in rng.choice(["a", "b", "c", "-"], n)],
+        }
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
