@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,86 +83,24 @@ def compare(
     False
     """
     _check_options(alpha, psi_threshold, decision, drift_share)
-    kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
     say = progress or (lambda _msg: None)
-    con = connect()
-    ref_profile: Profile | None = None
-    if isinstance(reference, Profile):
-        ref_profile = reference
-    elif is_profile_path(reference):
-        ref_profile = Profile.load(reference)
-    ref_src = None if ref_profile else open_source(con, reference, _label(reference))
-    cur_src = open_source(con, current, _label(current))
-    ref_cols = (
-        {c.name: c.dtype for c in ref_profile.columns.values()} if ref_profile else ref_src.columns
-    )
-    ref_kinds = {c.name: c.kind for c in ref_profile.columns.values()} if ref_profile else {}
-    selected, schema_changes = _select(ref_cols, cur_src.columns, columns, exclude, kinds)
-    # kind of each column: override > the reference's (profile) > inferred from the reference type
-    plans_ref, unsupported = _plans(ref_cols, selected, kinds, ref_kinds)
-    schema_changes += unsupported
-    plans_cur, keep = [], []
-    for p in plans_ref:
-        cur_dtype = cur_src.columns[p.name]
-        cur_kind = kinds.get(p.name) or infer_kind(cur_dtype)
-        if cur_kind != p.kind and p.name not in kinds:
-            schema_changes.append(
-                {
-                    "column": p.name,
-                    "change": "kind_changed",
-                    "reference_type": p.dtype,
-                    "current_type": cur_dtype,
-                }
-            )
-            continue
-        if cur_dtype != p.dtype:
-            schema_changes.append(
-                {
-                    "column": p.name,
-                    "change": "type_changed",
-                    "reference_type": p.dtype,
-                    "current_type": cur_dtype,
-                }
-            )
-        keep.append(p)
-        plans_cur.append(
-            scan.ColumnPlan(p.name, cur_dtype, p.kind, value_sql(p.name, cur_dtype, p.kind))
-        )
-    plans_ref = keep
-
+    pair = prepare_pair(reference, current, columns=columns, exclude=exclude, kinds=kinds)
+    con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
     say("scanning reference")
+    ref_profile = pair.ref_profile
     if ref_profile is None:
-        ref_profile, ref_bins = scan_profile(con, ref_src, plans_ref)
+        ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
     say("scanning current")
-    numeric_cur = [p for p in plans_cur if p.kind == NUMERIC]
-    edges = {p.name: ref_profile.columns[p.name].edges or [] for p in numeric_cur}
     # current counts between the reference's PSI edges come from the same wide pass
-    cur_profile, _cur_bins = scan_profile(con, cur_src, plans_cur, edges=edges)
+    cur_profile, _cur_bins = scan_profile(
+        con, cur_src, pair.plans_cur, edges=psi_edges(ref_profile, pair.plans_cur)
+    )
     say("comparing")
-    pair_resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
-    pair_bins = {}
-    for p in numeric_cur:
-        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
-        if rc.finite and cc.finite:
-            pair_bins[p] = (_pair_bins(rc, cc), rc.finite, cc.finite)
-    ks_d = ks.ks_exact(pair_resolver, pair_bins)
-    results = []
-    for p in plans_cur:
-        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
-        if p.kind == NUMERIC:
-            bins = pair_bins.get(p, (None,))[0]
-            results.append(_numeric(p, rc, cc, cc.edge_counts, bins, ks_d.get(p.name)))
-        else:
-            results.append(_categorical(rc, cc))
-    for r in results:
-        r["null_fraction"] = {
-            "reference": _null_fraction(ref_profile.columns[r["column"]], ref_profile.rows),
-            "current": _null_fraction(cur_profile.columns[r["column"]], cur_profile.rows),
-        }
-    _decide(results, alpha, psi_threshold, decision)
-    drifted = [r["column"] for r in results if r["drifted"]]
-    need = max(1, math.ceil(drift_share * len(results))) if results else 1
-    detected = len(drifted) >= need or (schema_drift and bool(schema_changes))
+    resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
+    results = column_results(ref_profile, cur_profile, pair.plans_cur, resolver)
+    decide(results, alpha, psi_threshold, decision)
+    schema_changes = pair.schema_changes
+    drifted, detected = verdict(results, schema_changes, drift_share, schema_drift)
     settings = {
         "alpha": alpha,
         "psi_threshold": psi_threshold,
@@ -182,6 +121,114 @@ def compare(
         schema_changes=schema_changes,
         settings=settings,
     )
+
+
+@dataclass
+class Pair:
+    """A reference (raw or profile) and a current source bound to one connection, with the
+    columns to compare and the schema changes found."""
+
+    con: Any
+    ref_profile: Profile | None
+    ref_src: Source | None
+    cur_src: Source
+    plans_ref: list[scan.ColumnPlan]
+    plans_cur: list[scan.ColumnPlan]
+    schema_changes: list[dict]
+
+
+def prepare_pair(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    reserved: Iterable[str] = (),
+) -> Pair:
+    """Open both sides and decide which columns to compare, and as what kind.
+
+    ``reserved`` columns (timestamps, labels, predictions) are never compared.
+    """
+    kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
+    con = connect()
+    ref_profile: Profile | None = None
+    if isinstance(reference, Profile):
+        ref_profile = reference
+    elif is_profile_path(reference):
+        ref_profile = Profile.load(reference)
+    ref_src = None if ref_profile else open_source(con, reference, _label(reference))
+    cur_src = open_source(con, current, _label(current))
+    if ref_profile:
+        ref_cols = {c.name: c.dtype for c in ref_profile.columns.values()}
+        ref_kinds = {c.name: c.kind for c in ref_profile.columns.values()}
+    else:
+        ref_cols, ref_kinds = ref_src.columns, {}
+    excl = list(exclude or ()) + [
+        c for c in reserved if c and (columns is None or c not in columns)
+    ]
+    for c in reserved:
+        if c and c not in cur_src.columns:
+            raise InputError(f"column {c!r} not found in {cur_src.label}")
+    selected, schema_changes = _select(ref_cols, cur_src.columns, columns, excl, kinds)
+    # kind of each column: override > the reference's (profile) > inferred from the reference type
+    plans_ref, unsupported = _plans(ref_cols, selected, kinds, ref_kinds)
+    schema_changes += unsupported
+    plans_cur, keep = [], []
+    for p in plans_ref:
+        cur_dtype = cur_src.columns[p.name]
+        cur_kind = kinds.get(p.name) or infer_kind(cur_dtype)
+        change = {"column": p.name, "reference_type": p.dtype, "current_type": cur_dtype}
+        if cur_kind != p.kind and p.name not in kinds:
+            schema_changes.append({**change, "change": "kind_changed"})
+            continue
+        if cur_dtype != p.dtype:
+            schema_changes.append({**change, "change": "type_changed"})
+        keep.append(p)
+        plans_cur.append(
+            scan.ColumnPlan(p.name, cur_dtype, p.kind, value_sql(p.name, cur_dtype, p.kind))
+        )
+    return Pair(con, ref_profile, ref_src, cur_src, keep, plans_cur, schema_changes)
+
+
+def psi_edges(ref_profile: Profile, plans: list[scan.ColumnPlan]) -> dict[str, list[float]]:
+    return {p.name: ref_profile.columns[p.name].edges or [] for p in plans if p.kind == NUMERIC}
+
+
+def column_results(
+    ref_profile: Profile,
+    cur_profile: Profile,
+    plans: list[scan.ColumnPlan],
+    resolver: exact.Resolver | None,
+) -> list[dict]:
+    """Statistics per column from two profiles (exact KS when ``resolver`` reads raw data)."""
+    pair_bins = {}
+    for p in plans:
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        if p.kind == NUMERIC and rc.finite and cc.finite:
+            pair_bins[p] = (_pair_bins(rc, cc), rc.finite, cc.finite)
+    ks_d = ks.ks_exact(resolver, pair_bins)
+    results = []
+    for p in plans:
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        if p.kind == NUMERIC:
+            bins = pair_bins.get(p, (None,))[0]
+            results.append(_numeric(p, rc, cc, cc.edge_counts, bins, ks_d.get(p.name)))
+        else:
+            results.append(_categorical(rc, cc))
+        results[-1]["null_fraction"] = {
+            "reference": _null_fraction(rc, ref_profile.rows),
+            "current": _null_fraction(cc, cur_profile.rows),
+        }
+    return results
+
+
+def verdict(
+    results: list[dict], schema_changes: list[dict], drift_share: float, schema_drift: bool
+) -> tuple[list[str], bool]:
+    drifted = [r["column"] for r in results if r["drifted"]]
+    need = max(1, math.ceil(drift_share * len(results))) if results else 1
+    return drifted, len(drifted) >= need or (schema_drift and bool(schema_changes))
 
 
 def _label(data: Any) -> str | None:
@@ -314,7 +361,10 @@ def _categorical(rc: ColumnProfile, cc: ColumnProfile) -> dict:
     return out
 
 
-def _decide(results: list[dict], alpha: float, psi_threshold: float, decision: str) -> None:
+def decide(
+    results: list[dict], alpha: float, psi_threshold: float | Mapping[str, float], decision: str
+) -> None:
+    """Set ``drifted`` and ``reason`` per column (BH across columns; see the module doc)."""
     ps = np.array([r.get("p_value", np.nan) for r in results], dtype=float)
     adj = stats.benjamini_hochberg(ps) if len(ps) else ps
     for r, a in zip(results, adj, strict=True):
@@ -325,11 +375,16 @@ def _decide(results: list[dict], alpha: float, psi_threshold: float, decision: s
             r["reason"] = f"no values in {r['empty_side']}" if present else "no values"
             continue
         sig = bool(a < alpha)
-        big = bool(r["psi"]["value"] >= psi_threshold)
+        t = (
+            psi_threshold.get(r["column"], 0.1)
+            if isinstance(psi_threshold, Mapping)
+            else psi_threshold
+        )
+        big = bool(r["psi"]["value"] >= t)
         r["drifted"] = {"both": sig and big, "test": sig, "effect": big}[decision]
         r["reason"] = (
             f"{r['test']} adjusted p={a:.3g} ({'<' if sig else '>='} {alpha}), "
-            f"PSI={r['psi']['value']:.3g} ({'>=' if big else '<'} {psi_threshold})"
+            f"PSI={r['psi']['value']:.3g} ({'>=' if big else '<'} {t:.3g})"
         )
 
 
