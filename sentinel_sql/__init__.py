@@ -17,7 +17,7 @@ _LAZY = {
     "find_slices": ("sentinel_sql.slices", "find_slices"),
     "explain_drop": ("sentinel_sql.slices", "explain_drop"),
     "register": ("sentinel_sql.macros", "register"),
-    "monitor": ("sentinel_sql.monitor", "monitor"),
+    "monitor": ("sentinel_sql.monitoring", "monitor"),
 }
 
 __all__ = sorted(_LAZY)

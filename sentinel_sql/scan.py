@@ -113,7 +113,7 @@ def summarize(
     sql = f"SELECT {', '.join(aggs)} FROM (SELECT {inner_sql} FROM {src.from_clause(cols or None)})"
     if group:
         sql += " GROUP BY g ORDER BY g"
-        params = list(group.params) + params
+        params = params + list(group.params)  # outer aggregates come first in the text
     rows = _run(con, src, sql, params).fetchall()
     if not group:
         return _summary_row(rows[0], plans, edges)
@@ -179,7 +179,7 @@ def histograms(
     for i, p in enumerate(plans):
         shift, parents, parent_shift = requests[p]
         if parents is None:
-            params += [*(group.params if group else ()), int(shift)]
+            params += [int(shift), *(group.params if group else ())]
             branches.append(
                 f"SELECT {i} AS c, g, o >> ? AS k, count(*) AS n, 0::BIGINT AS omin,"
                 f" 0::BIGINT AS omax FROM {_ordered(p, src, group)} GROUP BY g, k"
