@@ -29,8 +29,10 @@ What is planted in ``current`` (everything else keeps its reference distribution
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,17 +147,48 @@ def build_dataset(
     return paths
 
 
-def top_slices(current: str | os.PathLike, k: int = 3) -> list[str] | None:
-    """The ``k`` worst slices of the current data as text lines, or None without ``slices``."""
+def find_top_slices(current: str | os.PathLike, k: int = 3) -> Any | None:
+    """The ``k`` worst slices of the current data (a ``SliceResult``); None without slices."""
     try:
         from .slices import find_slices
     except ImportError:
         return None
-    res = find_slices(os.fspath(current), label="label", prediction="prediction", top_k=k)
-    avg = res.average_error
-    lines = [f"Where the model fails: top {k} slices of current data "
-             f"(average error {avg:.1%} over {res.rows} rows)"]
+    return find_slices(os.fspath(current), label="label", prediction="prediction", top_k=k)
+
+
+def slice_lines(res: Any) -> list[str]:
+    """A ``SliceResult`` as a few lines of text."""
+    lines = [f"Where the model fails: top {len(res.slices)} slices of the current data "
+             f"(average error {res.average_error:.1%} over {res.rows:,} rows)"]
     for i, s in enumerate(res.slices, 1):
-        lines.append(f"  {i}. {s.text}  —  error {s.average_error:.1%}, "
-                     f"{s.size} rows, score {s.score:.2f}")
+        lines.append(f"  {i}. {s.text}: error {s.average_error:.1%} on {s.size:,} rows "
+                     f"(score {s.score:.2f})")
     return lines
+
+
+@dataclass
+class DemoRun:
+    paths: DemoPaths
+    drift: dict[str, Any]  # DriftResult.to_dict()
+    slices: Any | None  # SliceResult, or None when slice discovery is not available
+
+
+def run(
+    out: str | os.PathLike,
+    *,
+    rows_per_month: int = DEFAULT_ROWS_PER_MONTH,
+    progress: Callable[[str], None] | None = None,
+) -> DemoRun:
+    """Build the lake, compare current with reference, write the HTML report, find slices."""
+    from .drift import compare
+    from .report import write_html
+
+    say = progress or (lambda _msg: None)
+    say(f"writing the demo data to {out}")
+    paths = build_dataset(out, rows_per_month=rows_per_month)
+    result = compare(os.fspath(paths.reference), os.fspath(paths.current),
+                     exclude=list(EXCLUDE), progress=progress).to_dict()
+    say("writing the HTML report")
+    write_html(result, paths.report)
+    say("looking for failing slices")
+    return DemoRun(paths, result, find_top_slices(paths.current))

@@ -24,11 +24,14 @@ def verdict_line(result: dict[str, Any]) -> str:
     n = len(result["columns"])
     drifted = result["drifted_columns"]
     changes = result.get("schema_changes") or []
-    schema = f"{len(changes)} schema change{'s' if len(changes) != 1 else ''}" if changes \
-        else "no schema changes"
+    schema = "no schema changes"
+    if changes:
+        schema = f"{len(changes)} schema change{'s' if len(changes) != 1 else ''}"
     head = "DRIFT DETECTED" if result["drift_detected"] else "No drift"
-    names = f" ({', '.join(clean(c, 24) for c in drifted[:8])}{', …' if len(drifted) > 8 else ''})" \
-        if drifted else ""
+    names = ""
+    if drifted:
+        more = ", …" if len(drifted) > 8 else ""
+        names = f" ({', '.join(clean(c, 24) for c in drifted[:8])}{more})"
     return f"{head}: {len(drifted)} of {n} columns drifted{names}, {schema}."
 
 
@@ -46,6 +49,11 @@ def render_drift(result: dict[str, Any]) -> str:
     if cols:
         lines.append("")
         lines.extend(_table([HEADER] + [_row(c) for c in cols]))
+    noted = [(c["column"], notes(c)) for c in cols if notes(c)]
+    if noted:
+        lines.append("")
+        lines.append("Categories:")
+        lines.extend(f"  {clean(name, MAX_NAME)}: {text}" for name, text in noted)
     changes = result.get("schema_changes") or []
     if changes:
         lines.append("")
@@ -72,6 +80,18 @@ def _row(c: dict[str, Any]) -> tuple[str, ...]:
         f"{pct(nf.get('reference'))}→{pct(nf.get('current'))}",
         "DRIFT" if c["drifted"] else "",
     )
+
+
+def notes(c: dict[str, Any], limit: int = 3) -> str:
+    """New and missing categories of a column, in a few words (empty when none)."""
+    parts = []
+    for key, word in (("new_categories", "new"), ("missing_categories", "gone")):
+        values = c.get(key) or []
+        if values:
+            shown = ", ".join(repr(v) for v in values[:limit])
+            more = f" +{len(values) - limit} more" if len(values) > limit else ""
+            parts.append(f"{word}: {shown}{more}")
+    return clean("; ".join(parts), 80)
 
 
 def _change(ch: dict[str, Any]) -> str:
