@@ -181,6 +181,9 @@ decision_options = _compose(
     click.option("--drift-share", type=float, default=0.0, show_default=True,
                  help="Share of columns that must drift for the dataset to drift "
                       "(0: any one column)."),
+    click.option("--null-threshold", type=float, default=0.05, show_default=True,
+                 help="A column also drifts when its share of missing values moves by at "
+                      "least this much (and significantly)."),
     click.option("--no-schema-drift", "schema_drift", is_flag=True, flag_value=False,
                  default=True, help="Added, removed or retyped columns do not make drift."),
 )
@@ -286,8 +289,8 @@ def main() -> None:
 @run_command
 def drift(reference: str, current: str, columns: list[str] | None, exclude: list[str] | None,
           kinds: dict[str, str], alpha: float, psi_threshold: float, decision: str,
-          drift_share: float, schema_drift: bool, fmt: str | None, html_path: str | None,
-          quiet: bool) -> ExitCode:
+          drift_share: float, null_threshold: float, schema_drift: bool, fmt: str | None,
+          html_path: str | None, quiet: bool) -> ExitCode:
     """Compare CURRENT with REFERENCE column by column.
 
     REFERENCE and CURRENT: a Parquet file, a glob ('lake/2025-*.parquet'), a folder of
@@ -301,7 +304,7 @@ def drift(reference: str, current: str, columns: list[str] | None, exclude: list
     result = compare(
         reference, current, columns=columns, exclude=exclude, kinds=kinds, alpha=alpha,
         psi_threshold=psi_threshold, decision=decision, drift_share=drift_share,
-        schema_drift=schema_drift, progress=progress(quiet),
+        schema_drift=schema_drift, null_threshold=null_threshold, progress=progress(quiet),
     ).to_dict()
     if html_path:  # before stdout: an error here leaves no half-printed result
         write_html(result, html_path)

@@ -8,6 +8,9 @@ Decision rule (all configurable):
   PSI >= ``psi_threshold`` — large data cannot flag a negligible shift, small data cannot
   flag noise; ``"test"`` uses the test alone, ``"effect"`` the PSI alone;
 - a column with values on one side and none on the other drifts;
+- missingness: a column also drifts when its share of missing values moved by at least
+  ``null_threshold`` (0.05) and a chi-square test of missing vs present counts (BH-adjusted
+  across columns) is below ``alpha``;
 - the dataset drifts when at least ``max(1, ceil(drift_share * compared))`` columns drift,
   or (``schema_drift=True``, default) a column was added, removed or changed kind.
 """
@@ -29,6 +32,7 @@ from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 
 DECISIONS = ("both", "test", "effect")
+NULL_THRESHOLD = 0.05
 
 
 def connect() -> Any:
@@ -69,6 +73,7 @@ def compare(
     decision: str = "both",
     drift_share: float = 0.0,
     schema_drift: bool = True,
+    null_threshold: float = NULL_THRESHOLD,
     progress: Callable[[str], None] | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column.
@@ -82,7 +87,7 @@ def compare(
     >>> compare(ref, ref).drift_detected
     False
     """
-    _check_options(alpha, psi_threshold, decision, drift_share)
+    _check_options(alpha, psi_threshold, decision, drift_share, null_threshold)
     say = progress or (lambda _msg: None)
     pair = prepare_pair(reference, current, columns=columns, exclude=exclude, kinds=kinds)
     con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
@@ -98,7 +103,7 @@ def compare(
     say("comparing")
     resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
     results = column_results(ref_profile, cur_profile, pair.plans_cur, resolver)
-    decide(results, alpha, psi_threshold, decision)
+    decide(results, alpha, psi_threshold, decision, null_threshold)
     schema_changes = pair.schema_changes
     drifted, detected = verdict(results, schema_changes, drift_share, schema_drift)
     settings = {
@@ -107,6 +112,7 @@ def compare(
         "decision": decision,
         "drift_share": drift_share,
         "schema_drift": schema_drift,
+        "null_threshold": null_threshold,
     }
     return DriftResult(
         drift_detected=detected,
@@ -220,6 +226,12 @@ def column_results(
             "reference": _null_fraction(rc, ref_profile.rows),
             "current": _null_fraction(cc, cur_profile.rows),
         }
+        rp = rc.finite if p.kind == NUMERIC else rc.non_null
+        cp = cc.finite if p.kind == NUMERIC else cc.non_null
+        chi, pv, _dof = stats.chi2_homogeneity(
+            [ref_profile.rows - rp, rp], [cur_profile.rows - cp, cp]
+        )
+        results[-1]["missing_test"] = {"statistic": chi, "p_value": pv}
     return results
 
 
@@ -235,7 +247,15 @@ def _label(data: Any) -> str | None:
     return str(data) if isinstance(data, (str,)) or hasattr(data, "__fspath__") else None
 
 
-def _check_options(alpha: float, psi_threshold: float, decision: str, drift_share: float) -> None:
+def _check_options(
+    alpha: float,
+    psi_threshold: float,
+    decision: str,
+    drift_share: float,
+    null_threshold: float = NULL_THRESHOLD,
+) -> None:
+    if not 0 <= null_threshold <= 1:
+        raise InputError(f"--null-threshold must be between 0 and 1, not {null_threshold}")
     if not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, not {alpha}")
     if not psi_threshold >= 0:
@@ -362,13 +382,22 @@ def _categorical(rc: ColumnProfile, cc: ColumnProfile) -> dict:
 
 
 def decide(
-    results: list[dict], alpha: float, psi_threshold: float | Mapping[str, float], decision: str
+    results: list[dict],
+    alpha: float,
+    psi_threshold: float | Mapping[str, float],
+    decision: str,
+    null_threshold: float = NULL_THRESHOLD,
 ) -> None:
     """Set ``drifted`` and ``reason`` per column (BH across columns; see the module doc)."""
     ps = np.array([r.get("p_value", np.nan) for r in results], dtype=float)
     adj = stats.benjamini_hochberg(ps) if len(ps) else ps
-    for r, a in zip(results, adj, strict=True):
+    nps = np.array([r["missing_test"]["p_value"] for r in results], dtype=float)
+    nadj = stats.benjamini_hochberg(nps) if len(nps) else nps
+    for r, a, na in zip(results, adj, nadj, strict=True):
         r["p_value_adjusted"] = None if np.isnan(a) else float(a)
+        r["missing_test"]["p_value_adjusted"] = float(na)
+        nf = r["null_fraction"]
+        missing_moved = bool(na < alpha and abs(nf["current"] - nf["reference"]) >= null_threshold)
         if "empty_side" in r:
             present = r["count"]["reference"] + r["count"]["current"] > 0
             r["drifted"] = bool(present)
@@ -381,11 +410,15 @@ def decide(
             else psi_threshold
         )
         big = bool(r["psi"]["value"] >= t)
-        r["drifted"] = {"both": sig and big, "test": sig, "effect": big}[decision]
+        r["drifted"] = {"both": sig and big, "test": sig, "effect": big}[decision] or missing_moved
         r["reason"] = (
             f"{r['test']} adjusted p={a:.3g} ({'<' if sig else '>='} {alpha}), "
             f"PSI={r['psi']['value']:.3g} ({'>=' if big else '<'} {t:.3g})"
         )
+        if missing_moved:
+            r["reason"] += (
+                f"; missing {nf['reference']:.1%} -> {nf['current']:.1%} (adjusted p={na:.3g})"
+            )
 
 
 __all__ = ["compare", "connect", "Source"]

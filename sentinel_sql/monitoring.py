@@ -159,6 +159,7 @@ def monitor(
     psi_threshold: float = 0.1,
     decision: str = "both",
     drift_share: float = 0.0,
+    null_threshold: float = 0.05,
     thresholds: str = "fixed",
     metric_tolerance: float = 0.05,
     progress: Callable[[str], None] | None = None,
@@ -170,7 +171,7 @@ def monitor(
     >>> [w["window"] for w in monitor(ref, ref, by="b").windows]
     [1, 2]
     """
-    _check_options(alpha, psi_threshold, decision, drift_share)
+    _check_options(alpha, psi_threshold, decision, drift_share, null_threshold)
     if thresholds not in ("fixed", "learned"):
         raise InputError(f"--thresholds must be fixed or learned, not {thresholds!r}")
     if (label is None) != (prediction is None):
@@ -247,7 +248,7 @@ def monitor(
     for g in sorted(profiles, key=lambda v: (v is None, v)):
         wp = profiles[g]
         results = column_results(ref_profile, wp, pair.plans_cur, None)
-        decide(results, alpha, psi_t, decision)
+        decide(results, alpha, psi_t, decision, null_threshold)
         drifted, detected = verdict(results, pair.schema_changes, drift_share, True)
         w = {
             "window": _name(g),

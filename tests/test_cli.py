@@ -108,7 +108,8 @@ def test_options_reach_the_engine(data):
     assert [c["column"] for c in res["columns"]] == ["y", "city"]
     assert res["columns"][0]["kind"] == "categorical"
     assert res["settings"] == {"alpha": 0.01, "psi_threshold": 0.1, "decision": "test",
-                               "drift_share": 0.0, "schema_drift": True}
+                               "drift_share": 0.0, "schema_drift": True,
+                               "null_threshold": 0.05}
     out, _ = invoke(["drift", data["ref"], data["cur"], "--exclude", "x", "--exclude", "y"], 0)
     assert [c["column"] for c in json.loads(out)["columns"]] == ["city"]
     # one drifted column of three is below a drift share of one half

@@ -373,3 +373,18 @@ def test_arrow_table_with_nan_and_inf():
     res = sentinel_sql.compare(tbl, tbl)
     assert res.column("x")["null_fraction"]["reference"] == pytest.approx(0.5)
     check_numeric(res.column("x"), x, x)
+
+
+def test_missing_values_moving_is_drift():
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=4000)
+    y = x.copy()
+    y[rng.random(4000) < 0.25] = np.nan  # values unchanged, a quarter now missing
+    res = sentinel_sql.compare(pl.DataFrame({"x": x}), pl.DataFrame({"x": y}))
+    col = res.column("x")
+    assert col["psi"]["value"] < 0.1 and col["drifted"] and "missing" in col["reason"]
+    table = np.array([[0, 4000], [np.isnan(y).sum(), (~np.isnan(y)).sum()]])
+    chi = ss.chi2_contingency(table, correction=False)
+    assert col["missing_test"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
+    assert not sentinel_sql.compare(pl.DataFrame({"x": x}), pl.DataFrame({"x": y}),
+                                    null_threshold=0.5).column("x")["drifted"]
