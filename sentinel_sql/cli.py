@@ -364,5 +364,14 @@ def demo(out: str | None, rows_per_month: int | None, fmt: str | None) -> ExitCo
     return ExitCode.OK
 
 
+
+def _register_more_commands() -> None:
+    """Commands that live in their own modules register themselves on ``main``."""
+    from . import cli_monitor  # noqa: F401
+
+
+_register_more_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
