@@ -123,8 +123,11 @@ class Resolver:
                     refines[s][plan] = (new_shift, keys, parent)
         if not todo_fetch and not todo_refine:
             return False
-        fetched = [scan.fetch(self.con, src, fetches[s]) for s, src in enumerate(self.sources)]
-        refined = [scan.histograms(self.con, src, refines[s]) for s, src in enumerate(self.sources)]
+        fetched, refined = [], []
+        for s, src in enumerate(self.sources):
+            f, r = scan.narrow(self.con, src, fetches[s], refines[s])
+            fetched.append(f)
+            refined.append(r)
         for plan, idx in todo_fetch.items():
             bins = wanted[plan][0]
             vals = [fetched[s][plan.name] for s in range(n_src)]

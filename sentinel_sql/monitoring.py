@@ -29,7 +29,7 @@ from .drift import _check_options, column_results, decide, prepare_pair, psi_edg
 from .errors import InputError
 from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
 from .result import _clean
-from .scan import BASE_SHIFT, Grouping
+from .scan import Grouping
 from .sqlutil import quote_ident
 
 _EVERY = {
@@ -130,7 +130,7 @@ def _window_profile(summary: dict, hists: dict, plans, edges) -> Profile:
 def _windows(con, src, plans, edges, group) -> dict[Any, Profile]:
     sums = scan.summarize(con, src, plans, edges=edges, group=group)
     numeric = [p for p in plans if p.kind == "numeric"]
-    hists = scan.histograms(con, src, {p: (BASE_SHIFT, None, 0) for p in numeric}, group=group)
+    hists = scan.histograms(con, src, numeric, group=group)
     return {g: _window_profile(s, hists.get(g, {}), plans, edges) for g, s in sums.items()}
 
 

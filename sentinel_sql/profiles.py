@@ -159,7 +159,7 @@ def scan_profile(
     if summary["rows"] == 0:
         raise InputError(f"{src.label}: dataset is empty")
     numeric = [p for p in plans if p.kind == "numeric"]
-    hists = scan.histograms(con, src, {p: (BASE_SHIFT, None, 0) for p in numeric})
+    hists = scan.histograms(con, src, numeric)
     cols: dict[str, ColumnProfile] = {}
     bins: dict[str, exact.Bins] = {}
     for p in plans:

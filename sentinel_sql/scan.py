@@ -161,48 +161,31 @@ def _ordered(plan: ColumnPlan, src: Source, group: Grouping | None = None) -> st
 def histograms(
     con: Any,
     src: Source,
-    requests: dict[ColumnPlan, tuple[int, list[int] | None, int]],
+    plans: list[ColumnPlan],
+    shift: int = BASE_SHIFT,
     group: Grouping | None = None,
 ) -> Any:
-    """Exact counts per bin ``sentinel_ord(x) >> shift`` for each requested numeric column.
+    """Exact counts per bin ``sentinel_ord(x) >> shift`` of every numeric column (one branch
+    per column, each reading only its column).
 
-    ``requests[plan] = (shift, parent_keys, parent_shift)``: with ``parent_keys`` the count is
-    limited to the values in those bins at ``parent_shift`` (a refinement), and the smallest and
-    largest order code per bin are returned too, so that single-valued bins are recognised.
-    Returns ``(keys, counts, omin, omax)`` sorted by key, per column name; with ``group``
-    (base histograms only) ``{group_value: {column name: (keys, counts)}}``.
+    Returns ``{column name: (keys, counts)}`` sorted by key; with ``group``
+    ``{group value: {column name: (keys, counts)}}``.
     """
-    if not requests:
+    if not plans:
         return {}
     branches, params = [], []
-    plans = list(requests)
     for i, p in enumerate(plans):
-        shift, parents, parent_shift = requests[p]
-        if parents is None:
-            params += [int(shift), *(group.params if group else ())]
-            branches.append(
-                f"SELECT {i} AS c, g, o >> ? AS k, count(*) AS n, 0::BIGINT AS omin,"
-                f" 0::BIGINT AS omax FROM {_ordered(p, src, group)} GROUP BY g, k"
-            )
-        else:
-            params += [int(shift), int(parent_shift), [int(k) for k in parents]]
-            branches.append(
-                f"SELECT {i} AS c, g, o >> ? AS k, count(*) AS n, min(o) AS omin, max(o) AS omax"
-                f" FROM {_ordered(p, src)} WHERE (o >> ?) IN (SELECT unnest(?::BIGINT[]))"
-                " GROUP BY g, k"
-            )
-    tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
-    if group is not None:
-        return _split_groups(tbl, plans)
-    cols = {name: tbl.column(name).to_numpy() for name in ("c", "k", "n", "omin", "omax")}
-    out = {}
-    for i, p in enumerate(plans):
-        sel = cols["c"] == i
-        order = np.argsort(cols["k"][sel], kind="stable")
-        out[p.name] = tuple(
-            cols[x][sel][order].astype(np.int64) for x in ("k", "n", "omin", "omax")
+        params += [int(shift), *(group.params if group else ())]
+        branches.append(
+            f"SELECT {i} AS c, g, o >> ? AS k, count(*) AS n"
+            f" FROM {_ordered(p, src, group)} GROUP BY g, k"
         )
-    return out
+    tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
+    out = _split_groups(tbl, plans)
+    if group is not None:
+        return out
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    return next(iter(out.values()), {p.name: empty for p in plans})
 
 
 def _split_groups(tbl: Any, plans: list[ColumnPlan]) -> dict:
@@ -222,23 +205,63 @@ def _split_groups(tbl: Any, plans: list[ColumnPlan]) -> dict:
     return out
 
 
-def fetch(
-    con: Any, src: Source, requests: dict[ColumnPlan, list[tuple[int, list[int]]]]
-) -> dict[str, np.ndarray]:
-    """Sorted finite values of the requested bins: ``requests[plan] = [(shift, keys), ...]``."""
-    requests = {p: r for p, r in requests.items() if r}
-    if not requests:
-        return {}
+def narrow(
+    con: Any,
+    src: Source,
+    fetches: dict[ColumnPlan, list[tuple[int, list[int]]]],
+    refines: dict[ColumnPlan, tuple[int, list[int], int]],
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, ...]]]:
+    """One narrow pass: the values of small bins, and finer counts inside large bins.
+
+    ``fetches[plan] = [(shift, keys), ...]`` asks for the sorted values of those bins;
+    ``refines[plan] = (new_shift, parent_keys, parent_shift)`` asks for counts per bin at
+    ``new_shift`` inside the parent bins, with each sub-bin's smallest and largest order code
+    (single-valued bins are recognised). Each column is read once for both: fetched values
+    come back grouped (value, count), so ties cost nothing.
+    """
+    plans = [p for p in dict.fromkeys([*fetches, *refines]) if fetches.get(p) or p in refines]
+    if not plans:
+        return {}, {}
     branches, params = [], []
-    plans = list(requests)
     for i, p in enumerate(plans):
-        for shift, keys in requests[p]:
-            params += [int(shift), [int(k) for k in keys]]
-            branches.append(
-                f"SELECT {i} AS c, f FROM {_ordered(p, src)}"
-                " WHERE (o >> ?) IN (SELECT unnest(?::BIGINT[]))"
-            )
+        ref = refines.get(p)
+        outer_params: list = [int(ref[0])] if ref else []
+        inner, inner_params = [], []
+        if ref:
+            inner.append("(o >> ?) IN (SELECT unnest(?::BIGINT[]))")
+            inner_params += [int(ref[2]), [int(k) for k in ref[1]]]
+        rf = inner[0] if ref else "FALSE"
+        fe_parts = []
+        for shift, keys in fetches.get(p, []):
+            fe_parts.append("(o >> ?) IN (SELECT unnest(?::BIGINT[]))")
+            inner_params += [int(shift), [int(k) for k in keys]]
+        fe = " OR ".join(fe_parts) if fe_parts else "FALSE"
+        k_sql = "CASE WHEN rf THEN o >> ? END" if ref else "NULL::BIGINT"
+        branches.append(
+            f"SELECT {i} AS c, {k_sql} AS k, CASE WHEN rf THEN NULL ELSE f END AS v,"
+            " count(*) AS n, min(o) AS omin, max(o) AS omax"
+            f" FROM (SELECT f, o, {rf} AS rf, ({fe}) AS fe FROM {_ordered(p, src)})"
+            " WHERE rf OR fe GROUP BY ALL"
+        )
+        params += outer_params + inner_params
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
-    c = tbl.column("c").to_numpy()
-    f = tbl.column("f").to_numpy()
-    return {p.name: np.sort(f[c == i]) for i, p in enumerate(plans)}
+    cols = {n: tbl.column(n) for n in ("c", "k", "v", "n", "omin", "omax")}
+    c = cols["c"].to_numpy()
+    is_ref = cols["k"].is_valid().to_numpy(zero_copy_only=False)
+    n = cols["n"].to_numpy()
+    fetched: dict[str, np.ndarray] = {}
+    refined: dict[str, tuple[np.ndarray, ...]] = {}
+    k = cols["k"].fill_null(0).to_numpy()
+    v = cols["v"].fill_null(0.0).to_numpy()
+    omin, omax = cols["omin"].to_numpy(), cols["omax"].to_numpy()
+    for i, p in enumerate(plans):
+        mine = c == i
+        if fetches.get(p):
+            sel = mine & ~is_ref
+            order = np.argsort(v[sel], kind="stable")
+            fetched[p.name] = np.repeat(v[sel][order], n[sel][order])
+        if p in refines:
+            sel = mine & is_ref
+            order = np.argsort(k[sel], kind="stable")
+            refined[p.name] = tuple(x[sel][order].astype(np.int64) for x in (k, n, omin, omax))
+    return fetched, refined
