@@ -27,7 +27,7 @@ import numpy as np
 from . import exact, ks, scan, stats
 from .errors import InputError
 from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
-from .profiles import ColumnProfile, Profile, scan_profile
+from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 
@@ -96,13 +96,13 @@ def compare(
     if ref_profile is None:
         ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
     say("scanning current")
-    # current counts between the reference's PSI edges come from the same wide pass
-    cur_profile, _cur_bins = scan_profile(
-        con, cur_src, pair.plans_cur, edges=psi_edges(ref_profile, pair.plans_cur)
-    )
+    cur_profile, cur_bins = scan_profile(con, cur_src, pair.plans_cur, with_edges=False)
     say("comparing")
     resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
-    results = column_results(ref_profile, cur_profile, pair.plans_cur, resolver)
+    cur_resolver = exact.Resolver(con, [cur_src])
+    results = column_results(
+        ref_profile, cur_profile, pair.plans_cur, resolver, (cur_resolver, cur_bins)
+    )
     decide(results, alpha, psi_threshold, decision, null_threshold)
     schema_changes = pair.schema_changes
     drifted, detected = verdict(results, schema_changes, drift_share, schema_drift)
@@ -206,14 +206,23 @@ def column_results(
     cur_profile: Profile,
     plans: list[scan.ColumnPlan],
     resolver: exact.Resolver | None,
+    current: tuple[exact.Resolver, dict[str, exact.Bins]] | None = None,
 ) -> list[dict]:
-    """Statistics per column from two profiles (exact KS when ``resolver`` reads raw data)."""
+    """Statistics per column from two profiles (exact KS when ``resolver`` reads raw data).
+
+    Current-side counts between the reference's PSI edges are taken from ``cur_profile``
+    when it has them (monitoring computes them in its grouped scan); otherwise they are
+    resolved exactly by narrow passes: on the two-sided bins of the KS search when both
+    sides are raw, or on ``current``'s bins.
+    """
     pair_bins = {}
     for p in plans:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
         if p.kind == NUMERIC and rc.finite and cc.finite:
             pair_bins[p] = (_pair_bins(rc, cc), rc.finite, cc.finite)
     ks_d = ks.ks_exact(resolver, pair_bins)
+    if current is not None:
+        _current_edge_counts(ref_profile, cur_profile, plans, resolver, pair_bins, *current)
     results = []
     for p in plans:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
@@ -233,6 +242,30 @@ def column_results(
         )
         results[-1]["missing_test"] = {"statistic": chi, "p_value": pv}
     return results
+
+
+def _current_edge_counts(
+    ref_profile, cur_profile, plans, resolver, pair_bins, cur_resolver, cur_bins
+) -> None:
+    need = [
+        p for p in plans if p.kind == NUMERIC and cur_profile.columns[p.name].edge_counts is None
+    ]
+    via_pair = {
+        p: (pair_bins[p][0], ref_profile.columns[p.name].edges or [])
+        for p in need
+        if resolver is not None and p in pair_bins
+    }
+    alone = {
+        p: (cur_bins[p.name], ref_profile.columns[p.name].edges or [])
+        for p in need
+        if p not in via_pair
+    }
+    le = exact.counts_le(resolver, via_pair, side=1) if via_pair else {}
+    le.update(exact.counts_le(cur_resolver, alone) if alone else {})
+    for p in need:
+        cc = cur_profile.columns[p.name]
+        cc.edges = list(ref_profile.columns[p.name].edges or [])
+        cc.edge_counts = bin_counts(le[p.name], cc.finite)
 
 
 def verdict(

@@ -248,14 +248,17 @@ def _lerp(a: float, b: float, t: float) -> float:
     return float(np.float64(a) + d * t)
 
 
-def counts_le(resolver: Resolver, work: dict[ColumnPlan, tuple[Bins, list[float]]]) -> dict:
-    """Exact ``#(x <= q)`` for each requested point q, per column, via narrow passes."""
+def counts_le(
+    resolver: Resolver, work: dict[ColumnPlan, tuple[Bins, list[float]]], side: int = 0
+) -> dict:
+    """Exact ``#(x <= q)`` for each requested point q, per column, via narrow passes
+    (``side`` picks the count array of two-sided bins)."""
     while True:
         wanted, result = {}, {}
         for plan, (bins, qs) in work.items():
             out, needed = [], set()
             for q in qs:
-                c = count_le(bins, q)
+                c = count_le(bins, q, side)
                 if c is None:
                     needed.add(bin_of_value(bins, q))
                 out.append(c)

@@ -101,7 +101,7 @@ def summarize(
                 f"sum(f{i} * f{i})",
             ]
             for e in edges.get(p.name, []):
-                aggs.append(f"count(*) FILTER (WHERE f{i} <= ?)")
+                aggs.append(f"sum(CAST(f{i} <= ? AS INTEGER))")  # cheaper than FILTER
                 params.append(float(e))
         else:
             aggs += [f"count(v{i})", f"histogram(v{i})"]
@@ -135,7 +135,7 @@ def _summary_row(row: tuple, plans: list[ColumnPlan], edges: dict[str, list[floa
                 "max": mx,
                 "sum": float(s or 0.0),
                 "sum_sq": float(s2 or 0.0),
-                "le": [int(x) for x in row[i : i + k]],
+                "le": [int(x or 0) for x in row[i : i + k]],
             }
             i += k
         else:
@@ -216,34 +216,29 @@ def narrow(
     ``fetches[plan] = [(shift, keys), ...]`` asks for the sorted values of those bins;
     ``refines[plan] = (new_shift, parent_keys, parent_shift)`` asks for counts per bin at
     ``new_shift`` inside the parent bins, with each sub-bin's smallest and largest order code
-    (single-valued bins are recognised). Each column is read once for both: fetched values
-    come back grouped (value, count), so ties cost nothing.
+    (single-valued bins are recognised). One query per round; fetched values come back
+    grouped (value, count), so ties cost nothing.
     """
     plans = [p for p in dict.fromkeys([*fetches, *refines]) if fetches.get(p) or p in refines]
     if not plans:
         return {}, {}
     branches, params = [], []
+    member = "(o >> ?) IN (SELECT unnest(?::BIGINT[]))"  # planned as a semi-join
     for i, p in enumerate(plans):
-        ref = refines.get(p)
-        outer_params: list = [int(ref[0])] if ref else []
-        inner, inner_params = [], []
-        if ref:
-            inner.append("(o >> ?) IN (SELECT unnest(?::BIGINT[]))")
-            inner_params += [int(ref[2]), [int(k) for k in ref[1]]]
-        rf = inner[0] if ref else "FALSE"
-        fe_parts = []
         for shift, keys in fetches.get(p, []):
-            fe_parts.append("(o >> ?) IN (SELECT unnest(?::BIGINT[]))")
-            inner_params += [int(shift), [int(k) for k in keys]]
-        fe = " OR ".join(fe_parts) if fe_parts else "FALSE"
-        k_sql = "CASE WHEN rf THEN o >> ? END" if ref else "NULL::BIGINT"
-        branches.append(
-            f"SELECT {i} AS c, {k_sql} AS k, CASE WHEN rf THEN NULL ELSE f END AS v,"
-            " count(*) AS n, min(o) AS omin, max(o) AS omax"
-            f" FROM (SELECT f, o, {rf} AS rf, ({fe}) AS fe FROM {_ordered(p, src)})"
-            " WHERE rf OR fe GROUP BY ALL"
-        )
-        params += outer_params + inner_params
+            branches.append(
+                f"SELECT {i} AS c, NULL::BIGINT AS k, f AS v, count(*) AS n, min(o) AS omin,"
+                f" max(o) AS omax FROM {_ordered(p, src)} WHERE {member} GROUP BY f"
+            )
+            params += [int(shift), [int(k) for k in keys]]
+        if p in refines:
+            new_shift, parents, parent_shift = refines[p]
+            branches.append(
+                f"SELECT {i} AS c, o >> ? AS k, NULL::DOUBLE AS v, count(*) AS n,"
+                f" min(o) AS omin, max(o) AS omax FROM {_ordered(p, src)} WHERE {member}"
+                " GROUP BY 2"
+            )
+            params += [int(new_shift), int(parent_shift), [int(k) for k in parents]]
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
     cols = {n: tbl.column(n) for n in ("c", "k", "v", "n", "omin", "omax")}
     c = cols["c"].to_numpy()
