@@ -22,12 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from . import performance, scan
 from .drift import _check_options, column_results, decide, prepare_pair, psi_edges, verdict
 from .errors import InputError
-from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
+from .profiles import Profile, from_summary, scan_profile
 from .result import _clean
 from .scan import Grouping
 from .sqlutil import quote_ident
@@ -104,34 +102,11 @@ class MonitorResult:
         )
 
 
-def _window_profile(summary: dict, hists: dict, plans, edges) -> Profile:
-    cols = {}
-    for p in plans:
-        s = summary["columns"][p.name]
-        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
-        if p.kind == "numeric":
-            c.finite, c.min, c.max, c.sum, c.sum_sq = (
-                s["finite"],
-                s["min"],
-                s["max"],
-                s["sum"],
-                s["sum_sq"],
-            )
-            k, n = hists.get(p.name, (np.empty(0, np.int64), np.empty(0, np.int64)))
-            c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
-            c.edges = list(edges.get(p.name, []))
-            c.edge_counts = bin_counts(s["le"], c.finite)
-        else:
-            c.categories = {str(k): int(v) for k, v in s["categories"].items()}
-        cols[p.name] = c
-    return Profile("", summary["rows"], cols)
-
-
 def _windows(con, src, plans, edges, group) -> dict[Any, Profile]:
     sums = scan.summarize(con, src, plans, edges=edges, group=group)
     numeric = [p for p in plans if p.kind == "numeric"]
     hists = scan.histograms(con, src, numeric, group=group)
-    return {g: _window_profile(s, hists.get(g, {}), plans, edges) for g, s in sums.items()}
+    return {g: from_summary("", s, hists.get(g, {}), plans, edges) for g, s in sums.items()}
 
 
 def _name(g: Any) -> Any:

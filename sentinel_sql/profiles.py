@@ -159,29 +159,9 @@ def scan_profile(
     if summary["rows"] == 0:
         raise InputError(f"{src.label}: dataset is empty")
     numeric = [p for p in plans if p.kind == "numeric"]
-    hists = scan.histograms(con, src, numeric)
-    cols: dict[str, ColumnProfile] = {}
-    bins: dict[str, exact.Bins] = {}
-    for p in plans:
-        s = summary["columns"][p.name]
-        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
-        if p.kind == "numeric":
-            c.finite, c.min, c.max, c.sum, c.sum_sq = (
-                s["finite"],
-                s["min"],
-                s["max"],
-                s["sum"],
-                s["sum_sq"],
-            )
-            if edges is not None:
-                c.edges = list(edges.get(p.name, []))
-                c.edge_counts = bin_counts(s["le"], c.finite)
-            k, n = hists[p.name][:2]
-            c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
-            bins[p.name] = c.bins()
-        else:
-            c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
-        cols[p.name] = c
+    prof = from_summary(src.label, summary, scan.histograms(con, src, numeric), plans, edges)
+    cols = prof.columns
+    bins = {p.name: cols[p.name].bins() for p in numeric}
     if with_edges and edges is None and numeric:
         resolver = exact.Resolver(con, [src])
         work = {p: bins[p.name] for p in numeric}
@@ -194,7 +174,34 @@ def scan_profile(
             c = cols[p.name]
             c.edges = edges[p.name]
             c.edge_counts = bin_counts(le[p.name], c.finite)
-    return Profile(src.label, summary["rows"], cols), bins
+    return prof, bins
+
+
+def from_summary(
+    source: str,
+    summary: dict[str, Any],
+    hists: dict[str, tuple[np.ndarray, np.ndarray]],
+    plans: list[ColumnPlan],
+    edges: dict[str, list[float]] | None = None,
+) -> Profile:
+    """A profile from one ``scan.summarize`` result and the matching ``scan.histograms``."""
+    cols: dict[str, ColumnProfile] = {}
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    for p in plans:
+        s = summary["columns"][p.name]
+        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
+        if p.kind == "numeric":
+            c.finite, c.min, c.max = s["finite"], s["min"], s["max"]
+            c.sum, c.sum_sq = s["sum"], s["sum_sq"]
+            if edges is not None:
+                c.edges = list(edges.get(p.name, []))
+                c.edge_counts = bin_counts(s["le"], c.finite)
+            k, n = hists.get(p.name, empty)[:2]
+            c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
+        else:
+            c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
+        cols[p.name] = c
+    return Profile(source, summary["rows"], cols)
 
 
 def bin_counts(le: list[int], total: int) -> list[int]:
