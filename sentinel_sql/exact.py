@@ -20,8 +20,9 @@ from .scan import ColumnPlan
 
 _FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
 FETCH_MAX = 20_000  # a bin with more rows than this (both sides) is refined, not fetched
+FETCH_TOTAL = 200_000  # more rows than this in one column's wanted bins: refine them all
 SMALL_TOTAL = 200_000  # columns with fewer finite rows on both sides are fetched whole
-REFINE_STEP = 16
+REFINE_STEP = 8
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -102,8 +103,11 @@ class Resolver:
             if not open_idx:
                 continue
             size = {i: sum(int(c[i]) for c in bins.counts) for i in open_idx}
-            small = [i for i in open_idx if size[i] <= FETCH_MAX]
-            big = [i for i in open_idx if size[i] > FETCH_MAX]
+            if sum(size.values()) > FETCH_TOTAL:  # too many rows to fetch: narrow the bins first
+                small, big = [], open_idx
+            else:
+                small = [i for i in open_idx if size[i] <= FETCH_MAX]
+                big = [i for i in open_idx if size[i] > FETCH_MAX]
             if small:
                 todo_fetch[plan] = small
                 by_shift: dict[int, list[int]] = {}
@@ -116,7 +120,7 @@ class Resolver:
                 # refine one parent shift per round: the coarsest bins first
                 parent = int(max(bins.shift[i] for i in big))
                 big = [i for i in big if int(bins.shift[i]) == parent]
-                new_shift = max(0, parent - REFINE_STEP)
+                new_shift = max(0, parent - REFINE_STEP)  # 256 sub-bins a bin
                 todo_refine[plan] = (new_shift, parent, big)
                 keys = [int(bins.lo[i]) >> parent for i in big]
                 for s in range(n_src):

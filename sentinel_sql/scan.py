@@ -104,7 +104,7 @@ def summarize(
                 aggs.append(f"sum(CAST(f{i} <= ? AS INTEGER))")  # cheaper than FILTER
                 params.append(float(e))
         else:
-            aggs += [f"count(v{i})", f"histogram(v{i})"]
+            aggs.append(f"count(v{i})")  # categories: _categories (histogram() here is slow)
     cols = sorted({p.name for p in plans} | set(group.columns if group else ()))
     if group:
         inner.append(f"({group.sql}) AS g")
@@ -115,9 +115,33 @@ def summarize(
         sql += " GROUP BY g ORDER BY g"
         params = params + list(group.params)  # outer aggregates come first in the text
     rows = _run(con, src, sql, params).fetchall()
-    if not group:
-        return _summary_row(rows[0], plans, edges)
-    return {r[0]: _summary_row(r[1:], plans, edges) for r in rows}
+    cats = _categories(con, src, [p for p in plans if p.kind != "numeric"], group)
+    out = {r[0] if group else None: _summary_row(r[1:] if group else r, plans, edges) for r in rows}
+    for g, summary in out.items():
+        for name, counts in cats.get(g, {}).items():
+            summary["columns"][name]["categories"] = counts
+    return out if group else out[None]
+
+
+def _categories(
+    con: Any, src: Source, plans: list[ColumnPlan], group: Grouping | None
+) -> dict[Any, dict[str, dict[str, int]]]:
+    """Category counts per column (one GROUP BY branch per column): ``{g: {name: counts}}``."""
+    if not plans:
+        return {}
+    branches, params = [], []
+    for i, p in enumerate(plans):
+        cols = sorted({p.name, *(group.columns if group else ())})
+        g = f"({group.sql})" if group else "NULL"
+        branches.append(
+            f"SELECT {i} AS c, g, v, count(*) AS n FROM (SELECT {g} AS g, {p.expr} AS v"
+            f" FROM {src.from_clause(cols)}) WHERE v IS NOT NULL GROUP BY g, v"
+        )
+        params += list(group.params) if group else []
+    out: dict[Any, dict[str, dict[str, int]]] = {}
+    for c, g, v, n in _run(con, src, " UNION ALL ".join(branches), params).fetchall():
+        out.setdefault(g, {}).setdefault(plans[c].name, {})[str(v)] = int(n)
+    return out
 
 
 def _summary_row(row: tuple, plans: list[ColumnPlan], edges: dict[str, list[float]]) -> dict:
@@ -139,9 +163,8 @@ def _summary_row(row: tuple, plans: list[ColumnPlan], edges: dict[str, list[floa
             }
             i += k
         else:
-            nn, hist = row[i : i + 2]
-            i += 2
-            out["columns"][p.name] = {"non_null": int(nn), "categories": dict(hist or {})}
+            out["columns"][p.name] = {"non_null": int(row[i]), "categories": {}}
+            i += 1
     return out
 
 
