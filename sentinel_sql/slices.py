@@ -99,7 +99,13 @@ class Slice:
 
 @dataclass(frozen=True)
 class SliceResult:
-    """The answer of ``find_slices``; ``to_dict()`` is the JSON contract."""
+    """The answer of ``find_slices``; ``to_dict()`` is the JSON contract.
+
+    ``rows``: rows with a known error (``n``); ``excluded_rows``: the others.
+    ``candidates[0]``: level-1 slices with ``size >= min_support``; ``candidates[L-1]``: level-L
+    candidates whose size and error were computed (after pruning). ``bins``: the edges of each
+    binned feature. ``min_support_rows``: ``min_support`` as a row count.
+    """
 
     rows: int
     average_error: float
@@ -198,7 +204,7 @@ def find_slices(
         lab, pred, err, feats = resolve_columns(src, label, prediction, error, features)
         prep = prepare(con, src, label=lab, prediction=pred, error=err, features=feats,
                        bins=bins, task=task, min_support=min_support)
-        search = Search(con, src.from_clause(), prep.valid_sql, prep.err_sql, prep.features,
+        search = Search(con, src.from_clause, prep.valid_sql, prep.err_sql, prep.features,
                         sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
         try:
             out = search.run()

@@ -86,9 +86,10 @@ class Feature:
             whens = " ".join(
                 f"WHEN {x} <= {sql_double(e)} THEN {i}" for i, e in enumerate(self.edges)
             )
+            ctype = "UTINYINT" if len(self.edges) < 255 else "UINTEGER"
             return (
                 f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN NULL {whens} "
-                f"ELSE {len(self.edges)} END)::UTINYINT"
+                f"ELSE {len(self.edges)} END)::{ctype}"
             )
         if is_float(self.dtype):
             return f"(CASE WHEN isnan({q}) THEN NULL ELSE {q} END)"

@@ -31,15 +31,23 @@ fewer than k slices have a positive score); a slice is *alive* when ``ub >= thr 
    (a bound for it and all its descendants, being inside every parent) is ``>= thr``.
    ``margin = 1e-9·max(1, |thr|)`` absorbs floating-point rounding (pruning less, not more).
 
-Candidates are evaluated one batch of feature combinations at a time (highest bound first),
-each combination by one ``GROUP BY`` of its code columns over ``enc`` restricted to the codes
-its candidates use, so the threshold rises between batches.
+Evaluation. Candidates are evaluated a batch at a time, highest bound first, so the threshold
+rises between batches. A batch is up to ``PASSES`` passes over the encoded rows: one
+``GROUP BY`` of a set of feature code columns chosen by ``slices_cover.plan_passes`` to cover
+many candidate feature combinations at once, kept within ``HT_BITS`` bits so that DuckDB
+uses its perfect-hash aggregate (the setting ``perfect_ht_threshold`` is raised to
+``HT_BITS`` for the call and restored after); the small result is rolled up to every covered
+combination and joined to the candidates. Levels >= 3 with many combinations first renumber
+the codes their candidates use (``_recode``) so that more features fit in a pass.
+Level >= 2 slices store as ``me`` the smallest max error of their parents (a sound bound,
+cheaper than a ``max`` per pass); the slices returned get their exact max in one last scan.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +58,10 @@ from .sqlutil import quote_ident
 
 _counter = itertools.count()
 PASSES = 16  # GROUP BY passes over the encoded rows per query (the threshold rises between)
-WIDER = 2  # a pass groups by at most level + WIDER features ...
-SPACE = 1 << 16  # ... whose code ranges multiply to at most this
+PARTS = 400  # ... and at most about this many combinations read back from them
+WIDER = 9  # a pass groups by at most level + WIDER features ...
+HT_BITS = 20  # ... whose code bits add up to at most this: DuckDB's perfect hash aggregate
+RECODE_FROM = 64  # feature combinations in a level (>= 3) from which its codes are renumbered
 
 
 def margin(thr: float) -> float:
@@ -84,9 +94,13 @@ class SearchOutcome:
 
 
 class Search:
-    """One run of the search on one connection. ``run()`` drops every temp object it made."""
+    """One run of the search on one connection. ``run()`` drops every temp object it made.
 
-    def __init__(self, con: Any, from_sql: str, valid_sql: str, err_sql: str,
+    ``from_sql()`` returns a fresh FROM item for each scan of the source (two scans: level 1
+    and the encoding).
+    """
+
+    def __init__(self, con: Any, from_sql: Callable[[], str], valid_sql: str, err_sql: str,
                  features: list[Feature], *, sigma: int, alpha: float, top_k: int,
                  max_level: int) -> None:
         self.con, self.from_sql, self.valid_sql, self.err_sql = con, from_sql, valid_sql, err_sql
@@ -137,9 +151,17 @@ class Search:
 
     # -- the steps ---------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
+        old = None
+        try:
+            old = self._sql("SELECT current_setting('perfect_ht_threshold')")[0][0]
+            self._sql(f"SET perfect_ht_threshold = {HT_BITS}")
+        except Exception:  # pragma: no cover - a DuckDB without this setting: slower, same answer
+            old = None
         try:
             return self._run()
         finally:
+            if old is not None:
+                self._sql(f"SET perfect_ht_threshold = {int(old)}")
             for kind, name in reversed(self.made):
                 try:
                     self._sql(f"DROP {kind} IF EXISTS {self.t(name)}")
@@ -179,7 +201,7 @@ class Search:
         grouped = (
             f"SELECT CASE {fid} ELSE -1 END AS f1, count(*) AS size, sum(err) AS se, "
             f"max(err) AS me, {kcols} FROM (SELECT {keys}, {self.err_sql} AS err "
-            f"FROM {self.from_sql} WHERE {self.valid_sql}) "
+            f"FROM {self.from_sql()} WHERE {self.valid_sql}) "
             f"GROUP BY GROUPING SETS ((), {sets})"
         )
         self._table("l1", f"SELECT f1, CASE WHEN f1 >= 0 THEN row_number() OVER "
@@ -198,7 +220,9 @@ class Search:
         cut = self.cut()
         rows = self._sql(f"SELECT f1, max(v1) FROM {lvl1} WHERE ub >= ? GROUP BY f1 ORDER BY f1",
                          [cut])
-        self.card = {int(f): int(top) + 1 for f, top in rows}
+        # DuckDB's perfect hash aggregate takes bit_length(max - min) + 1 bits per column
+        self.top = {int(f): int(top) for f, top in rows}
+        self.card = {f: 1 << (top.bit_length() + 1) for f, top in self.top.items()}
         if len(rows) < 2:
             return []
         cols, joins = [], []
@@ -211,7 +235,7 @@ class Search:
         keys = ", ".join(f"{self.features[f].key_sql()} AS k{f}" for f, _ in rows)
         enough = " + ".join(f"(c{f} > 0)::INTEGER" for f, _ in rows)
         self._table("enc", f"SELECT * FROM (SELECT {', '.join(cols)}, s.err FROM "
-                           f"(SELECT {keys}, {self.err_sql} AS err FROM {self.from_sql} "
+                           f"(SELECT {keys}, {self.err_sql} AS err FROM {self.from_sql()} "
                            f"WHERE {self.valid_sql}) s {' '.join(joins)}) WHERE {enough} >= 2",
                     {"cut": cut})
         return [f for f, _ in rows]
@@ -246,13 +270,13 @@ class Search:
     def _level(self, level: int) -> int:
         L = level
         fs = ", ".join(f"f{i}" for i in range(1, L + 1))
-        vs = ", ".join(f"v{i}" for i in range(1, L + 1))
         self._sql(f"CREATE OR REPLACE TEMP TABLE {self.t(f'lvl{L}')} (" +
                   ", ".join(f"f{i} INTEGER, v{i} INTEGER" for i in range(1, L + 1)) +
                   ", size BIGINT, se DOUBLE, me DOUBLE, score DOUBLE, ub DOUBLE)")
         self.made.append(("TABLE", f"lvl{L}"))
         self._generate(L)
         cand, lvl = self.t("cand"), self.t(f"lvl{L}")
+        table, card, key = self._recode(L)
         done: set[tuple[int, ...]] = set()
         evaluated = 0
         self.levels_done = L  # lvl<L> is empty so far: the threshold is unchanged
@@ -262,38 +286,91 @@ class Search:
                                f"GROUP BY {fs} ORDER BY max(pub) DESC, {fs}", [cut])
             counts = {tuple(c[:L]): c[L] for c in combos}
             todo = [k for k in counts if k not in done]
+            ks = ", ".join(f"{key}{i}" for i in range(1, L + 1))
             if not todo:
                 break
-            passes = plan_passes(todo, self.card, width=L + WIDER, limit=SPACE,
+            passes = plan_passes(todo, card, width=L + WIDER, limit=1 << HT_BITS,
                                  max_passes=PASSES)
-            parts, ctes = [], []
-            for p, (feats, covered) in enumerate(passes):
-                src = self.t("enc")
-                if len(feats) > L:
-                    cols = ", ".join(f"c{f}" for f in feats)
-                    ctes.append(f"g{p} AS MATERIALIZED (SELECT {cols}, count(*) AS size, "
-                                f"sum(err) AS se FROM {src} GROUP BY {cols})")
-                    src, n_expr, se_expr = f"g{p}", "sum(size)", "sum(se)"
-                else:
-                    n_expr, se_expr = "count(*)", "sum(err)"
+            parts, combos_read = [], 0
+            for feats, covered in passes:
+                if parts and combos_read + len(covered) > PARTS:
+                    break
+                combos_read += len(covered)
                 for combo in covered:
                     done.add(combo)
                     evaluated += counts[combo]
-                    outs = ", ".join(f"{f} AS f{i}, c{f} AS v{i}" for i, f in enumerate(combo, 1))
-                    nz = " AND ".join(f"c{f} > 0" for f in combo)
-                    grp = ", ".join(f"c{f}" for f in combo)
-                    parts.append(f"SELECT {outs}, {n_expr}::BIGINT AS size, {se_expr} AS se "
-                                 f"FROM {src} WHERE {nz} GROUP BY {grp} "
-                                 f"HAVING {n_expr} >= {int(self.sigma)}")
-            with_sql = f"WITH {', '.join(ctes)} " if ctes else ""
+                parts.append(self._pass_sql(feats, covered, table, key))
             pairs = ", ".join(f"c.f{i}, c.v{i}" for i in range(1, L + 1))
             ub = self.t("ub")
             self._sql(
                 f"INSERT INTO {lvl} SELECT {pairs}, r.size, r.se, c.pme, "
                 f"{self.t('score')}(r.size, r.se), {ub}(r.size, r.se, c.pme) FROM {cand} c "
-                f"JOIN ({with_sql}{' UNION ALL '.join(parts)}) r USING ({fs}, {vs}) "
+                f"JOIN ({' UNION ALL '.join(parts)}) r USING ({fs}, {ks}) "
                 f"WHERE c.pub >= ?", [cut])
         return evaluated
+
+    def _pass_sql(self, feats: tuple[int, ...], covered: list[tuple[int, ...]],
+                  table: str, key: str) -> str:
+        """SQL of one pass: ``f1, <key>1, ..., size, se`` of every covered combination.
+
+        One ``GROUP BY`` of the pass's features over the rows; its small result is crossed
+        with a ``VALUES`` list of the covered combinations (their features and the positions
+        of their codes) and rolled up by one more ``GROUP BY``.
+        """
+        L, sigma = len(covered[0]), int(self.sigma)
+        cols = ", ".join(f"c{f}" for f in feats)
+        if len(feats) == L:
+            outs = ", ".join(f"{f} AS f{i}, c{f} AS {key}{i}" for i, f in enumerate(feats, 1))
+            return (f"SELECT {outs}, count(*) AS size, sum(err) AS se FROM {table} "
+                    f"GROUP BY {cols} HAVING count(*) >= {sigma}")
+        where = {f: i for i, f in enumerate(feats, 1)}
+        rows = ", ".join("(" + ", ".join(f"{f}, {where[f]}" for f in combo) + ")"
+                         for combo in covered)
+        names = ", ".join(f"f{i}, p{i}" for i in range(1, L + 1))
+        picks = ", ".join(f"m.f{i}, g.codes[m.p{i}] AS {key}{i}" for i in range(1, L + 1))
+        return (f"SELECT {picks}, sum(g.size)::BIGINT AS size, sum(g.se) AS se FROM "
+                f"(SELECT [{cols}] AS codes, count(*) AS size, sum(err) AS se FROM {table} "
+                f"GROUP BY {cols}) g CROSS JOIN (VALUES {rows}) m({names}) "
+                f"GROUP BY ALL HAVING sum(g.size) >= {sigma}")
+
+    def _recode(self, L: int) -> tuple[str, dict[int, int], str]:
+        """The rows a level's passes read, their code ranges, and the candidates' code column.
+
+        Level 2 (and a level with few combinations) reads ``enc``. Above, the codes the level's
+        candidates use are renumbered ``1..k`` per feature (``w`` columns of ``cand``; every
+        other code becomes 0) in a narrower copy ``enc<L>`` without the rows having fewer than
+        L non-zero codes: fewer
+        bits per column let one perfect-hash pass cover many more combinations.
+        """
+        cand = self.t("cand")
+        fs = ", ".join(f"f{i}" for i in range(1, L + 1))
+        combos = self._sql(f"SELECT count(*) FROM (SELECT DISTINCT {fs} FROM {cand})")[0][0]
+        if L == 2 or combos <= RECODE_FROM:
+            return self.t("enc"), self.card, "v"
+        union = " UNION ".join(f"SELECT f{i} AS f, v{i} AS v FROM {cand}" for i in range(1, L + 1))
+        self._table("map", f"SELECT f, v, row_number() OVER (PARTITION BY f ORDER BY v) AS w "
+                           f"FROM ({union})")
+        used = self._sql(f"SELECT f, list(v ORDER BY v) FROM {self.t('map')} GROUP BY f "
+                         f"ORDER BY f")
+        if not used:  # no candidate: nothing will be read
+            return self.t("enc"), self.card, "v"
+        cols, card = [], {}
+        for f, codes in used:
+            w = {int(v): i for i, v in enumerate(codes, 1)}
+            table = ", ".join(str(w.get(c, 0)) for c in range(self.top[f] + 1))
+            ctype = "UTINYINT" if len(w) < 256 else "USMALLINT" if len(w) < 65536 else "UINTEGER"
+            cols.append(f"[{table}][c{f}::INTEGER + 1]::{ctype} AS c{f}")
+            card[int(f)] = 1 << (len(w).bit_length() + 1)
+        enough = " + ".join(f"(c{f} > 0)::INTEGER" for f, _ in used)
+        self._table(f"enc{L}", f"SELECT * FROM (SELECT {', '.join(cols)}, err "
+                               f"FROM {self.t('enc')}) WHERE {enough} >= {L}")
+        joins = " ".join(f"JOIN {self.t('map')} m{i} ON m{i}.f = c.f{i} AND m{i}.v = c.v{i}"
+                         for i in range(1, L + 1))
+        ws = ", ".join(f"m{i}.w AS w{i}" for i in range(1, L + 1))
+        self._table("candw", f"SELECT c.*, {ws} FROM {cand} c {joins}")
+        self._sql(f"DROP TABLE {cand}")
+        self._sql(f"ALTER TABLE {self.t('candw')} RENAME TO {quote_ident(self.p + 'cand')}")
+        return self.t(f"enc{L}"), card, "w"
 
     def _answer(self, n: int, ebar: float) -> list[Found]:
         thr = self.threshold()

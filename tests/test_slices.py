@@ -239,7 +239,30 @@ def test_hostile_column_names_and_parquet_source(tmp_path):
     frame.write_parquet(path)
     for data in (frame, str(path)):
         res = run_both(cols, err, data=data, error='e"rr', min_support=0.03)
-        assert HOSTILE in res.to_polars()["slice"].str.join("").item() or res.slices
+        assert res.to_dict()["slices"][0]["predicates"][0]["column"] == HOSTILE
+        assert res.slices[0].text.startswith('"a""; DROP TABLE x; --" = \'paris\'')
+
+
+@pytest.mark.parametrize("kind", ["lazy", "arrow", "pandas", "relation", "csv"])
+def test_other_sources(kind, tmp_path):
+    import duckdb
+
+    cols, err = planted(4, n=300, nulls=False)
+    frame = pl.DataFrame({**cols, "__err": err})
+    if kind == "lazy":
+        data = frame.lazy()
+    elif kind == "arrow":
+        data = frame.to_arrow()
+    elif kind == "pandas":
+        data = frame.to_pandas()
+    elif kind == "csv":
+        data = str(tmp_path / "d.csv")
+        frame.write_csv(data)
+    else:
+        con = duckdb.connect()
+        con.register("t", frame.to_arrow())
+        data = con.sql("SELECT * FROM t")
+    run_both(cols, err, data=data, min_support=0.03)
 
 
 def test_nan_and_infinite_feature_values():
@@ -349,4 +372,107 @@ def test_infinite_errors_are_refused():
 
 
 def test_docstring_examples():
+    from sentinel_sql import slices_cover
+
     assert doctest.testmod(slices_mod).failed == 0
+    assert doctest.testmod(slices_cover).failed == 0
+
+
+# --------------------------------------------------------------------------------------------
+# explain_drop
+# --------------------------------------------------------------------------------------------
+
+
+def _drop_frames(seed: int = 0):
+    rng = np.random.default_rng(seed)
+
+    def frame(n, bad_rate, bad_share, new_device):
+        city = rng.choice(["lyon", "paris", "nice"], n)
+        device = rng.choice(["ios", "web"], n).astype(object)
+        bad = rng.random(n) < bad_share
+        city[bad], device[bad] = "paris", "ios"
+        if new_device:
+            device[: n // 10] = "watch"
+        age = rng.integers(18, 80, n)
+        rate = np.where((city == "paris") & (device == "ios"), bad_rate, 0.1)
+        rate = np.where(device == "watch", 0.7, rate)
+        y = rng.integers(0, 2, n)
+        p = np.where(rng.random(n) < rate, 1 - y, y)
+        return pl.DataFrame({"city": city, "device": device, "age": age, "y": y, "p": p})
+
+    return frame(2000, 0.1, 0.0, False), frame(3000, 0.6, 0.2, True)
+
+
+def test_explain_drop_decomposition_matches_numpy():
+    from sentinel_sql.slices import explain_drop
+
+    ref, cur = _drop_frames()
+    res = explain_drop(ref, cur, label="y", prediction="p", min_support=0.02, top_k=8)
+    d = res.to_dict()
+    e_ref = (ref["y"] != ref["p"]).to_numpy().astype(float)
+    e_cur = (cur["y"] != cur["p"]).to_numpy().astype(float)
+    assert d["reference"]["average_error"] == pytest.approx(e_ref.mean())
+    assert d["current"]["average_error"] == pytest.approx(e_cur.mean())
+    assert d["change"] == pytest.approx(e_cur.mean() - e_ref.mean())
+    # the bins come from the reference
+    ages = ref["age"].to_numpy().astype(float)
+    np.testing.assert_allclose(d["bins"]["age"], sorted(set(np.quantile(ages, [.2, .4, .6, .8]))))
+    edges = d["bins"]["age"]
+
+    def mask(frame, preds):
+        m = np.ones(frame.height, dtype=bool)
+        for p in preds:
+            col = frame[p["column"]].to_numpy()
+            if "value" in p:
+                m &= col == p["value"]
+            else:
+                b = np.searchsorted(edges, col.astype(float), side="left")
+                lo = 0 if p["low"] is None else edges.index(p["low"]) + 1
+                m &= b == lo
+        return m
+
+    texts = [s["slice"] for s in d["slices"]]
+    assert "city = 'paris' AND device = 'ios'" in texts[:3]
+    assert "device = 'watch'" in texts  # new in current: no reference rows
+    contributions = [s["contribution"] for s in d["slices"]]
+    assert contributions == sorted(contributions, reverse=True)
+    for s in d["slices"]:
+        m0, m1 = mask(ref, s["predicates"]), mask(cur, s["predicates"])
+        assert s["reference"]["size"] == m0.sum() and s["current"]["size"] == m1.sum()
+        w0, w1 = m0.mean(), m1.mean()
+        e1 = e_cur[m1].mean()
+        e0 = e_ref[m0].mean() if m0.any() else e1
+        assert s["contribution"] == pytest.approx(w1 * e1 - w0 * e0, abs=1e-12)
+        assert s["got_worse"] == pytest.approx((w0 + w1) / 2 * (e1 - e0), abs=1e-12)
+        assert s["grew"] == pytest.approx((e0 + e1) / 2 * (w1 - w0), abs=1e-12)
+        assert s["got_worse"] + s["grew"] == pytest.approx(s["contribution"], abs=1e-12)
+        if not m0.any():
+            assert s["reference"]["average_error"] is None and s["got_worse"] == 0
+    assert res.to_polars().height == len(d["slices"])
+
+
+def test_explain_drop_bad_input():
+    from sentinel_sql.slices import explain_drop
+
+    ref, cur = _drop_frames()
+    with pytest.raises(InputError, match="'city'"):
+        explain_drop(ref, cur.drop("city"), label="y", prediction="p")
+    with pytest.raises(InputError, match="'zz'"):
+        explain_drop(ref, cur, label="zz", prediction="p")
+
+
+@pytest.mark.parametrize("recode_from", [0, 10_000])
+@pytest.mark.parametrize(("top_k", "max_level"), [(5, 3), (400, 3), (20, 4)])
+def test_many_features_every_pass_plan(monkeypatch, recode_from, top_k, max_level):
+    """12 features: multi-feature passes, and renumbered codes (or not) above level 2."""
+    from sentinel_sql import slices_search
+
+    monkeypatch.setattr(slices_search, "RECODE_FROM", recode_from)
+    rng = np.random.default_rng(recode_from + top_k)
+    n = 500
+    cols = {f"x{j}": rng.integers(0, 2 + j % 3, n).tolist() for j in range(12)}
+    cols["x3"] = [None if v == 0 else v for v in cols["x3"]]
+    err = (rng.random(n) < 0.15).astype(float)
+    hot = (np.array(cols["x0"]) == 1) & (np.array(cols["x5"]) == 0)
+    err[hot] = (rng.random(hot.sum()) < 0.5).astype(float)
+    run_both(cols, err.tolist(), top_k=top_k, max_level=max_level, min_support=8)
