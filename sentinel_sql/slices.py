@@ -89,6 +89,7 @@ class Slice:
     def to_dict(self) -> dict:
         return {
             "predicates": [dict(p) for p in self.predicates],
+            "slice": self.text,
             "size": self.size,
             "error_sum": self.error_sum,
             "average_error": self.average_error,

@@ -95,8 +95,18 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
         src.columns = _describe(con, src.from_clause()) if len(schema) else {}
         return src
     if mod == "duckdb":
-        # A relation may belong to another connection, whose open results would block it:
-        # stream it once into a temporary table of ours (DuckDB spills it to disk if large).
+        try:  # a relation of this connection's database is scanned in place
+            con.register(name, data)
+            src = Source(con, label or "<duckdb relation>", "relation", data, name)
+            src.columns = _describe(con, src.from_clause())
+            return src
+        except Exception:
+            try:
+                con.unregister(name)
+            except Exception:  # pragma: no cover - best effort
+                pass
+        # A relation of another connection, whose open results would block it: stream it
+        # once into a temporary table of ours (DuckDB spills it to disk if large).
         reader = data.to_arrow_reader(1 << 16)
         try:
             con.register(name + "_in", reader)
