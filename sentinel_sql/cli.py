@@ -347,6 +347,7 @@ def demo(out: str | None, rows_per_month: int | None, fmt: str | None) -> ExitCo
             "report": str(run.paths.report),
             "drift": run.drift,
             "slices": run.slices.to_dict() if run.slices is not None else None,
+            "root_cause": run.drop,
         }, indent=2, allow_nan=False, default=str))
     else:
         from .terminal import render_drift
@@ -354,6 +355,8 @@ def demo(out: str | None, rows_per_month: int | None, fmt: str | None) -> ExitCo
         text = render_drift(run.drift)
         if run.slices is not None:
             text += "\n\n" + "\n".join(_demo.slice_lines(run.slices))
+        if run.drop is not None:
+            text += "\n\n" + "\n".join(_demo.drop_lines(run.drop))
         emit(text)
     p = run.paths
     q = shlex.quote

@@ -39,6 +39,8 @@ import numpy as np
 REFERENCE_MONTHS = ("2025-01", "2025-02", "2025-03")
 CURRENT_MONTHS = ("2025-04", "2025-05", "2025-06")
 EXCLUDE = ("month",)  # the hive partition key: different by construction, not drift
+FEATURES = ("age", "income", "loan_amount", "credit_score", "debt_to_income",
+            "months_employed", "employment_type", "region", "home_ownership")
 DEFAULT_ROWS_PER_MONTH = 8000
 SEED = 20250101
 
@@ -166,11 +168,32 @@ def slice_lines(res: Any) -> list[str]:
     return lines
 
 
+def explain(paths: DemoPaths, k: int = 3) -> dict[str, Any]:
+    """Root cause: the slices that explain the rise in error from reference to current."""
+    from .slices import explain_drop
+
+    return explain_drop(os.fspath(paths.reference), os.fspath(paths.current), label="label",
+                        prediction="prediction", top_k=k,
+                        features=[c for c in FEATURES if c not in EXCLUDE]).to_dict()
+
+
+def drop_lines(drop: dict[str, Any]) -> list[str]:
+    """A root-cause result (``DropResult.to_dict()``) as a few lines of text."""
+    ref, cur = drop["reference"], drop["current"]
+    lines = [f"What explains the drop: error {ref['average_error']:.1%} -> "
+             f"{cur['average_error']:.1%}; slices by their part of the change"]
+    for i, s in enumerate(drop["slices"], 1):
+        lines.append(f"  {i}. {s['slice']}: {s['share_of_change']:.0%} of the change "
+                     f"(got worse {s['got_worse']:+.4f}, grew {s['grew']:+.4f})")
+    return lines
+
+
 @dataclass
 class DemoRun:
     paths: DemoPaths
     drift: dict[str, Any]  # DriftResult.to_dict()
     slices: Any | None  # SliceResult, or None when slice discovery is not available
+    drop: dict[str, Any] | None = None  # the root cause of the drop in performance
 
 
 def run(
@@ -191,4 +214,5 @@ def run(
     say("writing the HTML report")
     write_html(result, paths.report)
     say("looking for failing slices")
-    return DemoRun(paths, result, find_top_slices(paths.current))
+    top = find_top_slices(paths.current)
+    return DemoRun(paths, result, top, explain(paths) if top is not None else None)
