@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import exact
-from .exact import Bins, Resolver, ord_of, value_of
+from .exact import Bins, Resolver, ord_of
 from .scan import ColumnPlan
 
 
@@ -93,29 +93,36 @@ def ks_exact(
     return out
 
 
+def _fetched(bins: Bins) -> np.ndarray:
+    if not bins.values:
+        return np.zeros(len(bins.lo), dtype=bool)
+    return np.isin(bins.lo, np.fromiter(bins.values.keys(), dtype=np.int64))
+
+
 def _ks_step(bins: Bins, n: int, m: int) -> tuple[float, float, set[int]]:
     """Best exact D so far, the bound gap, and the bins that could still hold a larger D."""
     R0, C0, R1, C1 = _edges(bins)
     ext = KSExtreme()
     ext.add(R1, C1, n, m)
-    open_bins = []
-    for i in range(len(bins.lo)):
-        if bins.shift[i] == 0:
-            continue
-        if int(bins.lo[i]) in bins.values:
-            _, R, C = _in_bin(bins, i, int(R0[i]), int(C0[i]))
-            ext.add(R, C, n, m)
-        elif bins.counts[0][i] > 0 and bins.counts[1][i] > 0:
-            open_bins.append(i)
+    fetched = _fetched(bins) & (bins.shift != 0)
+    for i in np.flatnonzero(fetched):
+        _, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
+        ext.add(R, C, n, m)
+    r, c = bins.counts
+    idx = np.flatnonzero((bins.shift != 0) & ~fetched & (r > 0) & (c > 0))
     lb = max(ext.max_num, -ext.min_num)
     d = ext.statistic(n, m)
-    idx = np.array(open_bins, dtype=np.int64)
     if not len(idx):
         return d, 0.0, set()
     ub = np.maximum(np.abs(R1[idx] * m - C0[idx] * n), np.abs(R0[idx] * m - C1[idx] * n))
     cand = {int(i) for i in idx[ub > lb]}
     hi = max(lb, int(ub.max())) / (n * m)
     return (d + hi) / 2 if cand else d, (hi - d) / 2 if cand else 0.0, cand
+
+
+def _values_of(o: np.ndarray) -> np.ndarray:
+    o = np.asarray(o, dtype=np.int64)
+    return np.where(o >= 0, o, o ^ np.int64(0x7FFFFFFFFFFFFFFF)).view(np.float64)
 
 
 def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[float, float]:
@@ -128,26 +135,23 @@ def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[f
         return 0.0, 0.0
     R0, C0, R1, C1 = _edges(bins)
     omin, omax = int(ord_of(np.array([vmin]))[0]), int(ord_of(np.array([vmax]))[0])
-    total, err, prev_b, prev_diff = 0.0, 0.0, None, 0.0
-    for i in range(len(bins.lo)):
-        a = vmin if int(bins.lo[i]) <= omin else value_of(int(bins.lo[i]))
-        b = vmax if int(bins.hi[i]) >= omax else value_of(int(bins.hi[i]))
-        if prev_b is not None:
-            total += abs(prev_diff) * (a - prev_b)
-        fs = R0[i] / n - C0[i] / m
-        fe = R1[i] / n - C1[i] / m
-        if bins.shift[i] == 0 or b <= a:
-            pass
-        elif int(bins.lo[i]) in bins.values:
-            pts, R, C = _in_bin(bins, i, int(R0[i]), int(C0[i]))
-            diffs = np.concatenate([[fs], R / n - C / m])
-            xs = np.concatenate([[a], pts, [b]])
-            total += float(np.sum(np.abs(diffs) * np.diff(xs)))
-        else:
-            w = b - a
-            lower = w * max(0.0, R0[i] / n - C1[i] / m, C0[i] / m - R1[i] / n)
-            upper = w * max(abs(R1[i] / n - C0[i] / m), abs(R0[i] / n - C1[i] / m))
-            total += (lower + upper) / 2
-            err += (upper - lower) / 2
-        prev_b, prev_diff = b, fe
-    return float(total), float(err)
+    with np.errstate(invalid="ignore", over="ignore"):
+        a = np.where(bins.lo <= omin, vmin, _values_of(bins.lo))
+        b = np.where(bins.hi >= omax, vmax, _values_of(bins.hi))
+    fs, fe = R0 / n - C0 / m, R1 / n - C1 / m
+    # between bins no value lies, so both CDFs are flat there: exact
+    total = float(np.sum(np.abs(fe[:-1]) * (a[1:] - b[:-1])))
+    fetched = _fetched(bins) & (bins.shift != 0) & (b > a)
+    for i in np.flatnonzero(fetched):
+        pts, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
+        diffs = np.concatenate([[fs[i]], R / n - C / m])
+        xs = np.concatenate([[a[i]], pts, [b[i]]])
+        total += float(np.sum(np.abs(diffs) * np.diff(xs)))
+    open_ = (bins.shift != 0) & ~fetched & (b > a)
+    w = (b - a)[open_]
+    lower = w * np.maximum.reduce(
+        [np.zeros(len(w)), (R0 / n - C1 / m)[open_], (C0 / m - R1 / n)[open_]]
+    )
+    upper = w * np.maximum(np.abs(R1 / n - C0 / m)[open_], np.abs(R0 / n - C1 / m)[open_])
+    total += float(np.sum((lower + upper) / 2))
+    return float(total), float(np.sum((upper - lower) / 2))
