@@ -65,3 +65,16 @@ def test_root_cause_between_two_datasets(files):
 def test_bad_input_exit_2(files, args, needle):
     _, err = run(["slices", str(files / "cur.parquet"), *args], 2)
     assert needle in err.lower() and len(err.strip().splitlines()) == 1
+
+
+def test_sentinel_sql_prints_macros_that_run_in_a_bare_connection():
+    import duckdb
+
+    out, _ = run(["sql"], 0)
+    con = duckdb.connect()
+    con.execute(out)
+    con.execute("CREATE TABLE r AS SELECT range::DOUBLE AS x FROM range(200)")
+    con.execute("CREATE TABLE c AS SELECT range::DOUBLE + 50 AS x FROM range(200)")
+    ((name, ks, psi),) = con.execute(
+        "SELECT column_name, ks_statistic, psi FROM sentinel_drift('r', 'c')").fetchall()
+    assert name == "x" and ks == pytest.approx(0.25) and psi > 0.1
