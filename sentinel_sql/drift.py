@@ -342,6 +342,8 @@ def _binned(out: dict, ref_counts, cur_counts) -> None:
 
 
 def _pair_bins(rc: ColumnProfile, cc: ColumnProfile) -> exact.Bins:
+    shift = max(rc.shift, cc.shift)  # a saved profile has coarser bins than a fresh scan
+    rc, cc = rc.coarsened(shift), cc.coarsened(shift)
     return exact.Bins.from_keys(
         rc.shift,
         [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from .scan import BASE_SHIFT, ColumnPlan
 
 FORMAT = "sentinel-profile"
 VERSION = 1
+SAVED_SHIFT = 44  # saved profiles keep bins 2^-8 of a binade wide: small files
 
 
 @dataclass
@@ -45,6 +46,13 @@ class ColumnProfile:
     edges: list[float] | None = None  # distinct reference deciles (PSI bin edges)
     edge_counts: list[int] | None = None  # counts in (-inf, e1], (e1, e2], ..., (ek, inf)
     categories: dict[str, int] | None = None
+
+    def coarsened(self, shift: int) -> ColumnProfile:
+        """The same column on coarser bins (``shift`` >= this one's): counts add up."""
+        if self.kind != "numeric" or shift <= self.shift:
+            return self
+        keys, counts = coarsen(self.keys, self.counts, shift - self.shift)
+        return replace(self, shift=shift, keys=keys, counts=counts)
 
     def bins(self) -> exact.Bins:
         return exact.Bins.from_keys(
@@ -68,8 +76,11 @@ class Profile:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the profile as JSON, atomically (a temp file renamed into place)."""
-        write_atomic(path, json.dumps(self.to_dict(), separators=(",", ":")))
+        """Write the profile as JSON, atomically (a temp file renamed into place), on bins of
+        ``SAVED_SHIFT`` so that its size does not depend on the row count."""
+        cols = {k: c.coarsened(SAVED_SHIFT) for k, c in self.columns.items()}
+        small = Profile(self.source, self.rows, cols)
+        write_atomic(path, json.dumps(small.to_dict(), separators=(",", ":")))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Profile:
@@ -98,9 +109,11 @@ class Profile:
         out = {}
         for name, a in self.columns.items():
             b = other.columns[name]
-            if a.kind != b.kind or a.shift != b.shift:
+            shift = max(a.shift, b.shift)
+            a, b = a.coarsened(shift), b.coarsened(shift)
+            if a.kind != b.kind:
                 raise InputError(f"column {name!r}: cannot merge profiles of different kinds")
-            c = ColumnProfile(name, a.dtype, a.kind, a.non_null + b.non_null)
+            c = ColumnProfile(name, a.dtype, a.kind, a.non_null + b.non_null, shift=a.shift)
             if a.kind == "numeric":
                 c.finite = a.finite + b.finite
                 mins = [v for v in (a.min, b.min) if v is not None]
@@ -202,6 +215,14 @@ def from_summary(
             c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
         cols[p.name] = c
     return Profile(source, summary["rows"], cols)
+
+
+def coarsen(keys: list[int], counts: list[int], by: int) -> tuple[list[int], list[int]]:
+    """Bin keys ``by`` bits coarser, counts summed (keys are sorted, so are the results)."""
+    k = np.asarray(keys, dtype=np.int64) >> np.int64(by)
+    uniq, start = np.unique(k, return_index=True)
+    sums = np.add.reduceat(np.asarray(counts, dtype=np.int64), start) if len(k) else k
+    return [int(x) for x in uniq], [int(x) for x in sums]
 
 
 def bin_counts(le: list[int], total: int) -> list[int]:

@@ -22,7 +22,7 @@ from .errors import InputError
 from .sources import Source
 from .sqlutil import sql_file
 
-BASE_SHIFT = 44  # 20-bit keys: bins 2^-8 of a binade wide
+BASE_SHIFT = 40  # 24-bit keys: bins 2^-12 of a binade wide (few KS candidates)
 _MACROS_LOADED = "__sentinel_macros_loaded"
 
 
