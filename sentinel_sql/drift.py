@@ -220,9 +220,23 @@ def column_results(
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
         if p.kind == NUMERIC and rc.finite and cc.finite:
             pair_bins[p] = (_pair_bins(rc, cc), rc.finite, cc.finite)
-    ks_d = ks.ks_exact(resolver, pair_bins)
+    need = [
+        p for p in plans if p.kind == NUMERIC and cur_profile.columns[p.name].edge_counts is None
+    ]
+    via_pair = {p: ref_profile.columns[p.name].edges or [] for p in need if p in pair_bins}
+    ks_d, le = ks.ks_exact(resolver, pair_bins, via_pair if current is not None else None)
     if current is not None:
-        _current_edge_counts(ref_profile, cur_profile, plans, resolver, pair_bins, *current)
+        cur_resolver, cur_bins = current
+        alone = {
+            p: (cur_bins[p.name], ref_profile.columns[p.name].edges or [])
+            for p in need
+            if p.name not in le
+        }
+        le.update(exact.counts_le(cur_resolver, alone) if alone else {})
+        for p in need:
+            cc = cur_profile.columns[p.name]
+            cc.edges = list(ref_profile.columns[p.name].edges or [])
+            cc.edge_counts = bin_counts(le[p.name], cc.finite)
     results = []
     for p in plans:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
@@ -242,30 +256,6 @@ def column_results(
         )
         results[-1]["missing_test"] = {"statistic": chi, "p_value": pv}
     return results
-
-
-def _current_edge_counts(
-    ref_profile, cur_profile, plans, resolver, pair_bins, cur_resolver, cur_bins
-) -> None:
-    need = [
-        p for p in plans if p.kind == NUMERIC and cur_profile.columns[p.name].edge_counts is None
-    ]
-    via_pair = {
-        p: (pair_bins[p][0], ref_profile.columns[p.name].edges or [])
-        for p in need
-        if resolver is not None and p in pair_bins
-    }
-    alone = {
-        p: (cur_bins[p.name], ref_profile.columns[p.name].edges or [])
-        for p in need
-        if p not in via_pair
-    }
-    le = exact.counts_le(resolver, via_pair, side=1) if via_pair else {}
-    le.update(exact.counts_le(cur_resolver, alone) if alone else {})
-    for p in need:
-        cc = cur_profile.columns[p.name]
-        cc.edges = list(ref_profile.columns[p.name].edges or [])
-        cc.edge_counts = bin_counts(le[p.name], cc.finite)
 
 
 def verdict(

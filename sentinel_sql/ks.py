@@ -58,15 +58,20 @@ def _in_bin(bins: Bins, i: int, R0: int, C0: int) -> tuple[np.ndarray, np.ndarra
 
 
 def ks_exact(
-    resolver: Resolver | None, work: dict[ColumnPlan, tuple[Bins, int, int]]
-) -> dict[str, tuple[float, float]]:
-    """``{column: (D, error_bound)}`` for every column, resolving all columns together.
+    resolver: Resolver | None,
+    work: dict[ColumnPlan, tuple[Bins, int, int]],
+    edges: dict[ColumnPlan, list[float]] | None = None,
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[int]]]:
+    """``{column: (D, error_bound)}`` for every column, resolving all columns together, and
+    ``{column: [#(current <= e) for e in edges]}`` for the requested ``edges`` (exact counts of
+    the current side at the reference's PSI edges), found in the same narrow passes.
 
     With a resolver (raw data on both sides) D is exact (bound 0); each round is one narrow
     scan per side for all columns. Without one (a saved profile on one side), D is the midpoint
     of rigorous lower and upper bounds from the bins, and the bound is half their gap.
     """
     out: dict[str, tuple[float, float]] = {}
+    le: dict[str, list[int]] = {}
     if resolver is not None:
         small = {
             p: (b, set(range(len(b.lo))))
@@ -76,21 +81,31 @@ def ks_exact(
         while small and resolver.run_round(small):
             pass
     pending = dict(work)
-    while pending:
-        wanted = {}
+    edge_pending = dict(edges or {}) if resolver is not None else {}
+    while pending or edge_pending:
+        wanted: dict[ColumnPlan, tuple[Bins, set[int]]] = {}
         for plan, (bins, n, m) in pending.items():
             d, err, cand = _ks_step(bins, n, m)
             if cand and resolver is not None:
                 wanted[plan] = (bins, cand)
-            elif resolver is None:
-                out[plan.name] = (d, err)
             else:
-                out[plan.name] = (d, 0.0)
+                out[plan.name] = (d, err if resolver is None else 0.0)
+        for plan, qs in edge_pending.items():
+            bins = work[plan][0]
+            counts = [exact.count_le(bins, q, 1) for q in qs]
+            if all(c is not None for c in counts):
+                le[plan.name] = counts
+                continue
+            need = {
+                exact.bin_of_value(bins, q) for q, c in zip(qs, counts, strict=True) if c is None
+            }
+            wanted[plan] = (bins, wanted.get(plan, (bins, set()))[1] | need)
+        pending = {p: pending[p] for p in pending if p in wanted and p.name not in out}
+        edge_pending = {p: q for p, q in edge_pending.items() if p.name not in le}
         if not wanted:
-            return out
-        pending = {p: pending[p] for p in wanted}
+            break
         resolver.run_round(wanted)
-    return out
+    return out, le
 
 
 def _fetched(bins: Bins) -> np.ndarray:
