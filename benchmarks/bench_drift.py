@@ -28,6 +28,7 @@ t0 = time.perf_counter()
 if mode == "bare":
     import duckdb
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for f in (ref, cur) if prof == "-" else (cur,):
         cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [f]).fetchall()]
         aggs = ", ".join(f'sum("{c}")' if c.startswith("num") else f'max("{c}")' for c in cols)
@@ -54,7 +55,8 @@ def run(mode: str, ref: str, cur: str, prof: str = "-") -> dict:
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1])
 
 
 def main() -> None:

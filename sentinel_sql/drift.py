@@ -40,6 +40,7 @@ def connect() -> Any:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # stdout carries only results
     scan.prepare(con)
     return con
 
