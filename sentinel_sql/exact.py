@@ -63,6 +63,15 @@ class Bins:
         hi = lo + (np.int64(1) << np.int64(shift)) - 1
         return cls(lo, hi, np.full(len(keys), shift, dtype=np.int64), counts)
 
+    def coarsened(self, shift: int) -> Bins:
+        """The same counts on bins ``shift`` wide (unresolved; values are dropped)."""
+        keys = [self.lo >> np.int64(shift)] * len(self.counts)
+        sides = []
+        for k, c in zip(keys, self.counts, strict=True):
+            uniq, start = np.unique(k, return_index=True)
+            sides.append((uniq, np.add.reduceat(c, start) if len(k) else c))
+        return Bins.from_keys(shift, sides)
+
     def resolved(self, i: int) -> bool:
         return bool(self.shift[i] == 0) or int(self.lo[i]) in self.values
 
@@ -91,8 +100,12 @@ class Resolver:
         self.con = con
         self.sources = sources
 
-    def run_round(self, wanted: dict[ColumnPlan, tuple[Bins, set[int]]]) -> bool:
-        """Fetch (small bins) or refine (large bins) the wanted bins; False if none was open."""
+    def run_round(
+        self, wanted: dict[ColumnPlan, tuple[Bins, set[int]]], fetch_all: bool = False
+    ) -> bool:
+        """Fetch (small bins) or refine (large bins) the wanted bins; False if none was open.
+
+        ``fetch_all``: fetch every wanted bin whatever its size (small columns)."""
         n_src = len(self.sources)
         fetches: list[dict] = [{} for _ in range(n_src)]
         refines: list[dict] = [{} for _ in range(n_src)]
@@ -103,7 +116,9 @@ class Resolver:
             if not open_idx:
                 continue
             size = {i: sum(int(c[i]) for c in bins.counts) for i in open_idx}
-            if sum(size.values()) > FETCH_TOTAL:  # too many rows to fetch: narrow the bins first
+            if fetch_all:
+                small, big = open_idx, []
+            elif sum(size.values()) > FETCH_TOTAL:  # too many rows to fetch: narrow bins first
                 small, big = [], open_idx
             else:
                 small = [i for i in open_idx if size[i] <= FETCH_MAX]

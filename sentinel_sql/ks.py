@@ -73,13 +73,15 @@ def ks_exact(
     out: dict[str, tuple[float, float]] = {}
     le: dict[str, list[int]] = {}
     if resolver is not None:
-        small = {
-            p: (b, set(range(len(b.lo))))
-            for p, (b, n, m) in work.items()
-            if n + m <= exact.SMALL_TOTAL
-        }
-        while small and resolver.run_round(small):
-            pass
+        # small columns: fetch every value at once, on at most 4 bins (one pass, no loops)
+        small = {}
+        for p, (b, n, m) in list(work.items()):
+            if n + m <= exact.SMALL_TOTAL:
+                coarse = b.coarsened(62)
+                work[p] = (coarse, n, m)
+                small[p] = (coarse, set(range(len(coarse.lo))))
+        if small:
+            resolver.run_round(small, fetch_all=True)
     pending = dict(work)
     edge_pending = dict(edges or {}) if resolver is not None else {}
     while pending or edge_pending:
