@@ -370,7 +370,7 @@ def demo(out: str | None, rows_per_month: int | None, fmt: str | None) -> ExitCo
 
 def _register_more_commands() -> None:
     """Commands that live in their own modules register themselves on ``main``."""
-    from . import cli_monitor, cli_slices, cli_sql  # noqa: F401
+    from . import cli_monitor, cli_serve, cli_slices, cli_sql  # noqa: F401
 
 
 _register_more_commands()
