@@ -210,7 +210,7 @@ def from_summary(
                 c.edges = list(edges.get(p.name, []))
                 c.edge_counts = bin_counts(s["le"], c.finite)
             k, n = hists.get(p.name, empty)[:2]
-            c.keys, c.counts = [int(x) for x in k], [int(x) for x in n]
+            c.keys, c.counts = np.asarray(k).tolist(), np.asarray(n).tolist()
         else:
             c.categories = {str(k): int(v) for k, v in sorted(s["categories"].items())}
         cols[p.name] = c

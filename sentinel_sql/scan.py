@@ -204,11 +204,15 @@ def histograms(
             f" FROM {_ordered(p, src, group)} GROUP BY g, k"
         )
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
-    out = _split_groups(tbl, plans)
     if group is not None:
-        return out
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
-    return next(iter(out.values()), {p.name: empty for p in plans})
+        return _split_groups(tbl, plans)
+    c, k, n = (tbl.column(x).to_numpy() for x in ("c", "k", "n"))
+    order = np.lexsort((k, c))
+    c, k, n = c[order], k[order].astype(np.int64), n[order].astype(np.int64)
+    cuts = np.searchsorted(c, np.arange(len(plans) + 1))
+    return {
+        p.name: (k[cuts[i] : cuts[i + 1]], n[cuts[i] : cuts[i + 1]]) for i, p in enumerate(plans)
+    }
 
 
 def _split_groups(tbl: Any, plans: list[ColumnPlan]) -> dict:
