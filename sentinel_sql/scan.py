@@ -206,13 +206,39 @@ def histograms(
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
     if group is not None:
         return _split_groups(tbl, plans)
-    c, k, n = (tbl.column(x).to_numpy() for x in ("c", "k", "n"))
+    c, k, n = (_np(tbl.column(x)) for x in ("c", "k", "n"))
     order = np.lexsort((k, c))
     c, k, n = c[order], k[order].astype(np.int64), n[order].astype(np.int64)
     cuts = np.searchsorted(c, np.arange(len(plans) + 1))
     return {
         p.name: (k[cuts[i] : cuts[i + 1]], n[cuts[i] : cuts[i + 1]]) for i, p in enumerate(plans)
     }
+
+
+_NP_TYPES = {
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "double": np.float64,
+    "float": np.float32,
+}
+
+
+def _np(col: Any) -> np.ndarray:
+    """A null-free Arrow column as numpy, read from its buffer: pyarrow's ``to_numpy`` imports
+    pandas (0.4 s) when pandas is installed."""
+    if hasattr(col, "combine_chunks"):
+        col = col.combine_chunks()
+    if str(col.type) == "bool":
+        col = col.cast("int8")
+    dtype = np.dtype(_NP_TYPES[str(col.type)])
+    if col.null_count or len(col) == 0:
+        return np.array(col.to_pylist(), dtype=dtype)
+    return np.frombuffer(
+        col.buffers()[1], dtype=dtype, count=len(col), offset=col.offset * dtype.itemsize
+    )
 
 
 def _split_groups(tbl: Any, plans: list[ColumnPlan]) -> dict:
@@ -267,15 +293,15 @@ def narrow(
             )
             params += [int(new_shift), int(parent_shift), [int(k) for k in parents]]
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
-    cols = {n: tbl.column(n) for n in ("c", "k", "v", "n", "omin", "omax")}
-    c = cols["c"].to_numpy()
-    is_ref = cols["k"].is_valid().to_numpy(zero_copy_only=False)
-    n = cols["n"].to_numpy()
+    cols = {n: tbl.column(n).combine_chunks() for n in ("c", "k", "v", "n", "omin", "omax")}
+    c = _np(cols["c"])
+    is_ref = _np(cols["k"].is_valid()).astype(bool)
+    n = _np(cols["n"])
     fetched: dict[str, np.ndarray] = {}
     refined: dict[str, tuple[np.ndarray, ...]] = {}
-    k = cols["k"].fill_null(0).to_numpy()
-    v = cols["v"].fill_null(0.0).to_numpy()
-    omin, omax = cols["omin"].to_numpy(), cols["omax"].to_numpy()
+    k = _np(cols["k"].fill_null(0))
+    v = _np(cols["v"].fill_null(0.0))
+    omin, omax = _np(cols["omin"]), _np(cols["omax"])
     for i, p in enumerate(plans):
         mine = c == i
         if fetches.get(p):
