@@ -171,6 +171,19 @@ def to_slice(found: Found, features: list[Feature]) -> Slice:
     return Slice(tuple(preds), found.size, found.se, found.me, found.score)
 
 
+def run_search(con: Any, src: Any, prep: Any, *, alpha: float, top_k: int, max_level: int) -> Any:
+    """Run the SliceLine search over a prepared source; its errors name the source."""
+    search = Search(con, src.from_clause, prep.valid_sql, prep.err_sql, prep.features,
+                    sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
+    try:
+        return search.run()
+    except InputError as exc:
+        raise InputError(f"{src.label}: {exc}") from None
+    except Exception as exc:  # e.g. label and prediction of incomparable types
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{src.label}: {msg}") from None
+
+
 def find_slices(
     data: Any,
     *,
@@ -205,15 +218,7 @@ def find_slices(
         lab, pred, err, feats = resolve_columns(src, label, prediction, error, features)
         prep = prepare(con, src, label=lab, prediction=pred, error=err, features=feats,
                        bins=bins, task=task, min_support=min_support)
-        search = Search(con, src.from_clause, prep.valid_sql, prep.err_sql, prep.features,
-                        sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
-        try:
-            out = search.run()
-        except InputError as exc:
-            raise InputError(f"{src.label}: {exc}") from None
-        except Exception as exc:  # e.g. label and prediction of incomparable types
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{src.label}: {msg}") from None
+        out = run_search(con, src, prep, alpha=alpha, top_k=top_k, max_level=max_level)
         return SliceResult(
             rows=out.rows,
             average_error=out.error_sum / out.rows if out.rows else 0.0,

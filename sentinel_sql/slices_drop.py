@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
-from .slices import Slice, check_options, to_slice
+from .slices import Slice, check_options, run_search, to_slice
 from .slices_prep import prepare, resolve_columns
-from .slices_search import Search
 from .sources import open_source
 
 
@@ -175,12 +174,7 @@ def explain_drop(
         edges = {f.name: f.edges for f in p0.features if f.kind == "binned"}
         p1 = prepare(con, cur, task=p0.task if err is None else "auto", edges_from=edges,
                      **common)
-        search = Search(con, cur.from_clause, p1.valid_sql, p1.err_sql, p1.features,
-                        sigma=p1.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
-        try:
-            out = search.run()
-        except InputError as exc:
-            raise InputError(f"{cur.label}: {exc}") from None
+        out = run_search(con, cur, p1, alpha=alpha, top_k=top_k, max_level=max_level)
         found = [to_slice(s, p1.features) for s in out.slices]
         # one scan of the reference: totals and every slice's size and error sum
         e = p0.err_sql

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
 from sentinel_sql import cli
 
@@ -24,13 +24,7 @@ HOSTILE = [
 ]
 
 
-def invoke(args: list[str], code: int, *, env: dict | None = None) -> tuple[str, str]:
-    """Run ``sentinel ARGS``, assert the exit code, return ``(stdout, stderr)``."""
-    res = CliRunner(env=env).invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
-    assert res.exit_code == code, (
-        f"exit {res.exit_code}, expected {code}\nstdout: {res.stdout}\nstderr: {res.stderr}"
-    )
-    return res.stdout, res.stderr
+
 
 
 def assert_one_error_line(stdout: str, stderr: str, kind: str = "error") -> None:

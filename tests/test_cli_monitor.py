@@ -9,9 +9,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from click.testing import CliRunner
-
-from sentinel_sql.cli import main
+from helpers import invoke as run
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +30,7 @@ def lake(tmp_path_factory):
     return root
 
 
-def run(args, code):
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == code, (res.output, res.stderr)
-    return res.stdout, res.stderr
+
 
 
 def test_profile_then_monitor_with_history_and_html(lake):

@@ -8,9 +8,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from click.testing import CliRunner
-
-from sentinel_sql.cli import main
+from helpers import invoke as run
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +28,7 @@ def files(tmp_path_factory):
     return root
 
 
-def run(args, code):
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == code, (res.output, res.stderr)
-    return res.stdout, res.stderr
+
 
 
 def test_slices_finds_the_planted_segment(files):

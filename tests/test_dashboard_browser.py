@@ -9,9 +9,7 @@ import base64
 import contextlib
 import itertools
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -21,21 +19,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from helpers import find_browser
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 ws_client = pytest.importorskip("websockets.sync.client")
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT = 60
 
 
-def browser() -> str | None:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +147,7 @@ class Page:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory, server):
-    path = browser()
+    path = find_browser()
     if path is None:
         pytest.skip("no Chromium/Chrome binary (`.ci/run` installs Debian's chromium)")
     profile = tmp_path_factory.mktemp("chromium-profile")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
-import shutil
 import struct
 import subprocess
 import zlib
@@ -13,27 +11,22 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from helpers import find_browser
 
 from sentinel_sql import compare
 from sentinel_sql.report import write_html
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--hide-scrollbars", "--window-size=900,600")
 NAMES = ["income", "employment type", "<b>not bold</b>", "naïve 😀"]
 
 
-def browser() -> str | None:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    path = browser()
+    path = find_browser()
     if path is None:
         pytest.skip("no Chromium/Chrome binary (`.ci/run` installs Debian's chromium)")
     return path
