@@ -188,6 +188,15 @@ decision_options = _compose(
                  default=True, help="Added, removed or retyped columns do not make drift."),
 )
 
+engine_options = _compose(
+    click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+                 show_default=True,
+                 help="Who scans the data: DuckDB in this process, or Apache Spark (paths Spark "
+                      "can read: Parquet files, folders, globs, hive lakes; needs pyspark)."),
+    click.option("--spark-master", default=None, metavar="URL",
+                 help="Spark master for --engine spark [default: local[*]]."),
+)
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default=None,
     help="Output on stdout [default: table on a terminal, json otherwise].",
@@ -204,6 +213,12 @@ output_options = _compose(
 
 # ---------------------------------------------------------------------------------------------
 # output
+
+
+def _master(engine: str, spark_master: str | None) -> str | None:
+    if spark_master and engine != "spark":
+        raise InputError("--spark-master needs --engine spark")
+    return spark_master
 
 
 def stdout_is_tty() -> bool:
@@ -285,12 +300,14 @@ def main() -> None:
 @click.argument("current")
 @column_options
 @decision_options
+@engine_options
 @output_options
 @run_command
 def drift(reference: str, current: str, columns: list[str] | None, exclude: list[str] | None,
           kinds: dict[str, str], alpha: float, psi_threshold: float, decision: str,
-          drift_share: float, null_threshold: float, schema_drift: bool, fmt: str | None,
-          html_path: str | None, quiet: bool) -> ExitCode:
+          drift_share: float, null_threshold: float, schema_drift: bool, engine: str,
+          spark_master: str | None, fmt: str | None, html_path: str | None,
+          quiet: bool) -> ExitCode:
     """Compare CURRENT with REFERENCE column by column.
 
     REFERENCE and CURRENT: a Parquet file, a glob ('lake/2025-*.parquet'), a folder of
@@ -305,6 +322,7 @@ def drift(reference: str, current: str, columns: list[str] | None, exclude: list
         reference, current, columns=columns, exclude=exclude, kinds=kinds, alpha=alpha,
         psi_threshold=psi_threshold, decision=decision, drift_share=drift_share,
         schema_drift=schema_drift, null_threshold=null_threshold, progress=progress(quiet),
+        engine=engine, spark_master=_master(engine, spark_master),
     ).to_dict()
     if html_path:  # before stdout: an error here leaves no half-printed result
         write_html(result, html_path)

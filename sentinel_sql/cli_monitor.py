@@ -10,9 +10,11 @@ import click
 from .cli import (
     ExitCode,
     OutputFormat,
+    _master,
     column_options,
     decision_options,
     emit,
+    engine_options,
     error,
     main,
     output_format,
@@ -28,9 +30,10 @@ from .errors import InputError
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="Profile file to write (name it *.profile.json).")
 @column_options
+@engine_options
 @run_command
 def profile(data: str, out: str, columns: list[str] | None, exclude: list[str] | None,
-            kinds: dict[str, str]) -> ExitCode:
+            kinds: dict[str, str], engine: str, spark_master: str | None) -> ExitCode:
     """Scan DATA once and save its reference profile (bin counts, category counts, deciles,
     null counts, moments) to a small JSON file that `sentinel drift` and `sentinel monitor`
     accept in place of the reference."""
@@ -38,7 +41,8 @@ def profile(data: str, out: str, columns: list[str] | None, exclude: list[str] |
 
     if not out.endswith(".profile.json"):
         raise InputError(f"-o {out}: name the profile file *.profile.json")
-    prof = make_profile(data, columns=columns, exclude=exclude, kinds=kinds)
+    prof = make_profile(data, columns=columns, exclude=exclude, kinds=kinds, engine=engine,
+                        spark_master=_master(engine, spark_master))
     try:
         prof.save(out)
     except OSError as exc:

@@ -35,14 +35,33 @@ DECISIONS = ("both", "test", "effect")
 NULL_THRESHOLD = 0.05
 
 
-def connect() -> Any:
-    """A fresh DuckDB connection with the engine macros defined."""
+ENGINES = ("duckdb", "spark")
+
+
+def connect(engine: str | None = None, spark_master: str | None = None) -> Any:
+    """A fresh DuckDB connection with the engine macros defined, or (``engine="spark"``) a
+    connection to a Spark session on ``spark_master`` (default: the active one, else
+    ``local[*]``)."""
+    if engine not in (None, *ENGINES):
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark":
+        from . import spark
+
+        return spark.connect(spark_master)
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries only results
     scan.prepare(con)
     return con
+
+
+def pick_engine(engine: str | None, *data: Any) -> str:
+    """``engine`` if given, else ``spark`` when any input is a Spark DataFrame."""
+    if engine:
+        return engine
+    mods = {type(d).__module__.split(".")[0] for d in data}
+    return "spark" if "pyspark" in mods else "duckdb"
 
 
 def _plans(
@@ -76,12 +95,16 @@ def compare(
     schema_drift: bool = True,
     null_threshold: float = NULL_THRESHOLD,
     progress: Callable[[str], None] | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column.
 
     ``reference`` and ``current`` are paths (Parquet file, glob or hive folder, CSV,
     ``file.duckdb::table``), Polars/pandas frames, Arrow tables or DuckDB relations;
     ``reference`` may also be a saved profile (``*.profile.json`` or a ``Profile``).
+    ``engine="spark"`` (chosen by itself for Spark DataFrames) runs the scans on Spark
+    (``spark_master``, default the active session or ``local[*]``); the results are the same.
 
     >>> import polars as pl
     >>> ref = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
@@ -90,7 +113,15 @@ def compare(
     """
     _check_options(alpha, psi_threshold, decision, drift_share, null_threshold)
     say = progress or (lambda _msg: None)
-    pair = prepare_pair(reference, current, columns=columns, exclude=exclude, kinds=kinds)
+    pair = prepare_pair(
+        reference,
+        current,
+        columns=columns,
+        exclude=exclude,
+        kinds=kinds,
+        engine=engine,
+        spark_master=spark_master,
+    )
     con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
     say("scanning reference")
     ref_profile = pair.ref_profile
@@ -152,13 +183,15 @@ def prepare_pair(
     exclude: Iterable[str] | None = None,
     kinds: Mapping[str, str] | None = None,
     reserved: Iterable[str] = (),
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Pair:
     """Open both sides and decide which columns to compare, and as what kind.
 
     ``reserved`` columns (timestamps, labels, predictions) are never compared.
     """
     kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
-    con = connect()
+    con = connect(pick_engine(engine, reference, current), spark_master)
     ref_profile: Profile | None = None
     if isinstance(reference, Profile):
         ref_profile = reference
@@ -456,6 +489,8 @@ def profile(
     columns: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     kinds: Mapping[str, str] | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Profile:
     """Scan ``data`` once and return its reference profile (save it with ``.save(path)``).
 
@@ -465,7 +500,7 @@ def profile(
     (3, {'a': 2, 'b': 1})
     """
     kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
-    con = connect()
+    con = connect(pick_engine(engine, data), spark_master)
     src = open_source(con, data, _label(data))
     selected, _ = _select(src.columns, src.columns, columns, exclude, kinds)
     plans, _unsupported = _plans(src.columns, selected, kinds, {})

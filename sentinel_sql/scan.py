@@ -37,8 +37,14 @@ class ColumnPlan:
 
 
 def prepare(con: Any) -> None:
-    """Define the engine macros on ``con`` (idempotent)."""
+    """Define the engine macros on ``con`` for SQL users (the engine inlines them)."""
     con.execute(sql_file("engine_macros.sql"))
+
+
+def finite_sql(expr: str) -> str:
+    """``sentinel_finite(expr)`` inlined (see ``sql/engine_macros.sql``): the queries here are
+    also generated for Spark (``dialect.py``), which has no macros."""
+    return f"CASE WHEN isfinite(CAST({expr} AS DOUBLE)) THEN CAST({expr} AS DOUBLE) + 0.0 END"
 
 
 def _run(con: Any, src: Source, sql: str, params: list | None = None, arrow: bool = False) -> Any:
@@ -91,7 +97,7 @@ def summarize(
     for i, p in enumerate(plans):
         inner.append(f"{p.expr} AS v{i}")
         if p.kind == "numeric":
-            inner.append(f"sentinel_finite({p.expr}) AS f{i}")
+            inner.append(f"{finite_sql(p.expr)} AS f{i}")
             aggs += [
                 f"count(v{i})",
                 f"count(f{i})",
@@ -176,7 +182,7 @@ def _ordered(plan: ColumnPlan, src: Source, group: Grouping | None = None) -> st
     return (
         "(SELECT g, f, CASE WHEN b >= 0 THEN b ELSE xor(b, 9223372036854775807) END AS o"
         " FROM (SELECT g, f, CAST(CAST(f AS BIT) AS BIGINT) AS b"
-        f" FROM (SELECT sentinel_finite({plan.expr}) AS f{g} FROM {src.from_clause(cols)})"
+        f" FROM (SELECT {finite_sql(plan.expr)} AS f{g} FROM {src.from_clause(cols)})"
         " WHERE f IS NOT NULL))"
     )
 
@@ -276,7 +282,7 @@ def narrow(
     if not plans:
         return {}, {}
     branches, params = [], []
-    member = "(o >> ?) IN (SELECT unnest(?::BIGINT[]))"  # planned as a semi-join
+    member = "(o >> ?) IN (SELECT unnest(CAST(? AS BIGINT[])))"  # planned as a semi-join
     for i, p in enumerate(plans):
         for shift, keys in fetches.get(p, []):
             branches.append(

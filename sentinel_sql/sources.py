@@ -53,7 +53,7 @@ class Source:
 
     def release(self) -> None:
         """Unregister the temporary views this source made."""
-        if self._kind in ("python", "lazy", "relation") and self._view:
+        if self._kind in ("python", "lazy", "relation", "spark") and self._view:
             try:
                 self.con.unregister(self._view)
             except Exception:  # pragma: no cover - best effort
@@ -81,6 +81,10 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
     """Bind ``data`` (a path string or an in-memory object) to ``con`` as a scannable source."""
     if isinstance(data, Source):
         return data
+    if getattr(con, "engine", "duckdb") == "spark":
+        from .spark import open_spark_source
+
+        return open_spark_source(con, data, label)
     if isinstance(data, (str, os.PathLike)):
         return _open_path(con, os.fspath(data), label)
     mod = type(data).__module__.split(".")[0]
@@ -125,10 +129,12 @@ def open_source(con: Any, data: Any, label: str | None = None) -> Source:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"{src.label}: cannot read: {msg}") from None
         return src
+    elif mod == "pyspark":
+        raise InputError("a Spark DataFrame is read by the Spark engine (engine='spark')")
     else:
         raise InputError(
             f"unsupported data source of type {mod}.{tname}: give a path, a Polars or pandas "
-            "frame, an Arrow table or a DuckDB relation"
+            "frame, an Arrow table, a DuckDB relation or a Spark DataFrame"
         )
     src.columns = _describe(con, src.from_clause())
     return src
