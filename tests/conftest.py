@@ -8,3 +8,18 @@ def force_narrow(monkeypatch):
 
     monkeypatch.setattr(exact, "SMALL_TOTAL", 0)
     monkeypatch.setattr(exact, "FETCH_MAX", 3)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for all Spark tests (skipped where pyspark or Java is absent)."""
+    pytest.importorskip("pyspark")
+    import shutil
+
+    if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed (.ci/run installs Java 17)")
+    from sentinel_sql import spark as sp
+
+    session = sp.session("local[2]")
+    session.conf.set("spark.sql.shuffle.partitions", "4")
+    yield session
