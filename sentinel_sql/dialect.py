@@ -16,6 +16,10 @@ DuckDB                                      Spark
                                             +inf in Spark, NULL stays NULL)
 ``epoch_us(ts)``                            ``unix_micros(ts)`` (the session time zone is UTC)
 ``date_diff('day', DATE '1970-01-01', d)``  ``unix_date(d)``
+``quantile_cont(x, q)`` (``q`` a number     ``percentile(x, q)``, a list as ``array(...)``: exact
+or a list)                                  too, but Spark interpolates in another order, so
+                                            the last bit can differ (``slices_prep`` reads the
+                                            two order statistics and interpolates in Python)
 TIME values                                 not supported: Spark has no TIME type
 ==========================================  =====================================================
 
@@ -63,6 +67,7 @@ def _substitute(template: str, x: Any) -> Any:
     sqlglot = _sqlglot()
     exp = sqlglot.exp
     tree = sqlglot.parse_one(template, read="duckdb")
+    x = x.transform(_rewrite)  # a replaced node's children are not visited again
     return tree.transform(
         lambda n: x.copy() if isinstance(n, exp.Column) and n.name == "__x" else n
     )
@@ -87,6 +92,13 @@ def _rewrite(node: Any) -> Any:
             return exp.paren(_substitute("abs(__x) < CAST('inf' AS DOUBLE)", args[0]), copy=False)
         if name == "epoch_us":
             return exp.Anonymous(this="unix_micros", expressions=[a.copy() for a in args])
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        q = node.expression
+        if isinstance(q, exp.Array):
+            q = exp.Anonymous(this="array", expressions=[e.copy() for e in q.expressions])
+        else:
+            q = q.copy()
+        return exp.Anonymous(this="percentile", expressions=[node.this.copy(), q])
     if isinstance(node, exp.DateDiff):
         start = node.expression
         unit = str(node.args.get("unit") or "").strip("'\"").lower()

@@ -22,6 +22,11 @@ How rows, errors, the task and the binning are decided: see ``slices_prep``; how
 prunes without changing the answer: see ``slices_search``. ``explain_drop`` (root cause of a
 drop in performance between two datasets) lives in ``slices_drop``.
 
+``engine="spark"`` (chosen by itself for a Spark DataFrame) scans the data on Apache Spark:
+the same queries, generated as Spark SQL, bring back only small tables (counts, quantile
+probes, level-1 slices, the encoded rows grouped by their codes), and the search finishes in
+a local DuckDB connection (``slices_search``, "Engines"). The answer is the same as DuckDB's.
+
 >>> import polars as pl
 >>> df = pl.DataFrame({"country": ["fr", "fr", "de", "de"] * 25,
 ...                    "device": ["ios", "web", "ios", "web"] * 25,
@@ -40,6 +45,8 @@ import datetime
 import decimal
 import math
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +54,9 @@ from .errors import InputError
 from .slices_prep import Feature, prepare, resolve_columns, show_predicate
 from .slices_search import Found, Search
 from .sources import open_source
+from .spark import is_spark_frame
+
+ENGINES = ("duckdb", "spark")
 
 
 def _json_value(v: Any) -> Any:
@@ -174,7 +184,8 @@ def to_slice(found: Found, features: list[Feature]) -> Slice:
 def run_search(con: Any, src: Any, prep: Any, *, alpha: float, top_k: int, max_level: int) -> Any:
     """Run the SliceLine search over a prepared source; its errors name the source."""
     search = Search(con, src.from_clause, prep.valid_sql, prep.err_sql, prep.features,
-                    sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level)
+                    sigma=prep.sigma, alpha=float(alpha), top_k=top_k, max_level=max_level,
+                    raw=src.con)
     try:
         return search.run()
     except InputError as exc:
@@ -182,6 +193,35 @@ def run_search(con: Any, src: Any, prep: Any, *, alpha: float, top_k: int, max_l
     except Exception as exc:  # e.g. label and prediction of incomparable types
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{src.label}: {msg}") from None
+
+
+@contextmanager
+def engines(con: Any, engine: str | None, spark_master: str | None,
+            *data: Any) -> Iterator[tuple[Any, Any]]:
+    """``(duck, raw)``: the DuckDB connection the search runs on (``con``, or a new one) and
+    the connection that scans the data (``duck`` itself, or a Spark connection)."""
+    if engine not in (None, *ENGINES):
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    spark = engine == "spark" or (engine is None and any(is_spark_frame(d) for d in data))
+    if spark_master and not spark:
+        raise InputError("spark_master needs engine='spark'")
+    raw = None
+    if spark:
+        from .spark import connect
+
+        raw = connect(spark_master)
+    own = con is None
+    if own:
+        import duckdb
+
+        con = duckdb.connect()
+    try:
+        yield con, raw if raw is not None else con
+    finally:
+        if own:
+            con.close()
+        if raw is not None:
+            raw.close()
 
 
 def find_slices(
@@ -198,25 +238,33 @@ def find_slices(
     bins: int = 5,
     task: str = "auto",
     con: Any = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> SliceResult:
     """Top-k slices by SliceLine score, exactly as brute-force enumeration finds them.
 
     ``data``: anything ``sources.open_source`` takes. Give ``error=`` (a non-negative error
     column) or ``label=`` and ``prediction=``. ``min_support``: an int is a row count, a float
     in (0, 1) a fraction of the rows. ``con``: a DuckDB connection to run on (default: a new
-    in-memory one). Raises ``InputError`` for bad input.
+    in-memory one). ``engine="spark"`` (the default for a Spark DataFrame; a path is then read
+    by Spark) scans the data on Spark (``spark_master``, default: the active session, else
+    ``local[*]``) with the same result. Raises ``InputError`` for bad input.
     """
     check_options(top_k, max_level, alpha, bins)
-    own = con is None
-    if own:
-        import duckdb
+    with engines(con, engine, spark_master, data) as (duck, raw):
+        return _find_slices(duck, raw, data, label=label, prediction=prediction, error=error,
+                            features=features, top_k=top_k, max_level=max_level,
+                            min_support=min_support, alpha=alpha, bins=bins, task=task)
 
-        con = duckdb.connect()
+
+def _find_slices(con: Any, raw: Any, data: Any, *, label: Any, prediction: Any, error: Any,
+                 features: Any, top_k: int, max_level: int, min_support: Any, alpha: float,
+                 bins: int, task: str) -> SliceResult:
     src = None
     try:
-        src = open_source(con, data)
+        src = open_source(raw, data)
         lab, pred, err, feats = resolve_columns(src, label, prediction, error, features)
-        prep = prepare(con, src, label=lab, prediction=pred, error=err, features=feats,
+        prep = prepare(raw, src, label=lab, prediction=pred, error=err, features=feats,
                        bins=bins, task=task, min_support=min_support)
         out = run_search(con, src, prep, alpha=alpha, top_k=top_k, max_level=max_level)
         return SliceResult(
@@ -233,8 +281,6 @@ def find_slices(
     finally:
         if src is not None and src is not data:
             src.release()
-        if own:
-            con.close()
 
 
 def explain_drop(reference: Any, current: Any, **kwargs: Any) -> Any:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
-from .slices import Slice, check_options, run_search, to_slice
+from .slices import Slice, check_options, engines, run_search, to_slice
 from .slices_prep import prepare, resolve_columns
 from .sources import open_source
 
@@ -149,30 +149,37 @@ def explain_drop(
     bins: int = 5,
     task: str = "auto",
     con: Any = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> DropResult:
     """Slices of the current data ranked by how much of the change in mean error they hold.
 
-    Same options as ``find_slices``; see the module docstring for the definitions.
+    Same options as ``find_slices`` (``engine="spark"`` included); see the module docstring
+    for the definitions.
     """
     check_options(top_k, max_level, alpha, bins)
-    own = con is None
-    if own:
-        import duckdb
+    with engines(con, engine, spark_master, reference, current) as (duck, raw):
+        return _explain_drop(duck, raw, reference, current, label=label, prediction=prediction,
+                             error=error, features=features, top_k=top_k, max_level=max_level,
+                             min_support=min_support, alpha=alpha, bins=bins, task=task)
 
-        con = duckdb.connect()
+
+def _explain_drop(con: Any, raw: Any, reference: Any, current: Any, *, label: Any,
+                  prediction: Any, error: Any, features: Any, top_k: int, max_level: int,
+                  min_support: Any, alpha: float, bins: int, task: str) -> DropResult:
     opened: list[Any] = []
     try:
-        ref = open_source(con, reference, label=None)
+        ref = open_source(raw, reference, label=None)
         opened.append((ref, reference))
-        cur = open_source(con, current, label=None)
+        cur = open_source(raw, current, label=None)
         opened.append((cur, current))
         lab, pred, err, feats = resolve_columns(ref, label, prediction, error, features)
         resolve_columns(cur, lab, pred, err, feats)
         common = dict(label=lab, prediction=pred, error=err, features=feats, bins=bins,
                       min_support=min_support)
-        p0 = prepare(con, ref, task=task, **common)
+        p0 = prepare(raw, ref, task=task, **common)
         edges = {f.name: f.edges for f in p0.features if f.kind == "binned"}
-        p1 = prepare(con, cur, task=p0.task if err is None else "auto", edges_from=edges,
+        p1 = prepare(raw, cur, task=p0.task if err is None else "auto", edges_from=edges,
                      **common)
         out = run_search(con, cur, p1, alpha=alpha, top_k=top_k, max_level=max_level)
         found = [to_slice(s, p1.features) for s in out.slices]
@@ -193,7 +200,7 @@ def explain_drop(
             aggs += [f"count(*) FILTER (WHERE {cond})", f"sum({e}) FILTER (WHERE {cond})"]
         sql = f"SELECT {', '.join(aggs)} FROM {ref.from_clause()} WHERE {p0.valid_sql}"
         try:
-            row = con.execute(sql, params).fetchall()[0]
+            row = raw.execute(sql, params).fetchall()[0]
         except Exception as exc:
             raise InputError(f"{ref.label}: {str(exc).strip().splitlines()[0]}") from None
         n0, se0 = int(row[0]), float(row[1] or 0.0)
@@ -209,5 +216,3 @@ def explain_drop(
         for src, data in opened:
             if src is not data:
                 src.release()
-        if own:
-            con.close()

@@ -12,13 +12,19 @@ Everything here is decided by one scan of the source (``prepare``):
   integer column with at most ``MAX_CLASSES`` distinct values whose prediction column is not
   floating point / decimal; regression otherwise.
 - **Features.** A numeric column (integer, float, decimal) with more than ``bins`` distinct
-  values is *binned*: the edges are ``quantile_cont`` of its finite values at
-  ``1/bins, 2/bins, ...`` (linear interpolation, as ``numpy.quantile``), duplicates dropped;
+  values is *binned*: the edges are the quantiles of its finite values at ``1/bins, 2/bins,
+  ...``, exactly ``numpy.quantile`` (linear), duplicates dropped;
   bin ``i`` is ``(edge[i-1], edge[i]]`` with open outer bins (``x <= edge[0]``,
   ``x > edge[-1]``). Every other column (text, boolean, enum, dates, and numeric columns with
   at most ``bins`` distinct values) is *categorical*: each value is its own predicate.
   NULL (and NaN in floating-point columns) is one more value, shown as ``IS NULL``.
   Nested columns (lists, structs, maps) are skipped unless named, then refused.
+
+The quantiles take two passes, so that they are the same on every engine (``quantile_cont``
+interpolates in DuckDB's order, Spark's ``percentile`` in another, and both can differ from
+numpy in the last bit): the first pass gives a value at or next to each quantile, a narrow
+second pass reads the two order statistics around it exactly (counts below and at the value,
+the largest value below it and the smallest above), and Python interpolates them as numpy.
 """
 
 from __future__ import annotations
@@ -63,10 +69,20 @@ def sql_double(x: float) -> str:
     return f"CAST('{x!r}' AS DOUBLE)"
 
 
+def nan_sql(x: str) -> str:
+    """SQL condition: the DOUBLE expression ``x`` is NaN (NULL for NULL).
+
+    Not ``isnan(x)``: DuckDB 2.0 folds it (and ``x > 'inf'``) to false on Parquet columns whose
+    min/max statistics, written without the NaNs (pyarrow does), say there is none. It
+    keeps ``isfinite``; NaN is the one value neither finite nor infinite.
+    """
+    return f"(NOT isfinite({x}) AND abs({x}) <> CAST('inf' AS DOUBLE))"
+
+
 def missing_sql(col: str, dtype: str) -> str:
     """SQL condition: the value of column ``col`` is missing (NULL, or NaN for floats)."""
     q = quote_ident(col)
-    return f"({q} IS NULL OR isnan({q}))" if is_float(dtype) else f"{q} IS NULL"
+    return f"({q} IS NULL OR {nan_sql(q)})" if is_float(dtype) else f"{q} IS NULL"
 
 
 @dataclass
@@ -88,11 +104,11 @@ class Feature:
             )
             ctype = "UTINYINT" if len(self.edges) < 255 else "UINTEGER"
             return (
-                f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN NULL {whens} "
+                f"(CASE WHEN {x} IS NULL OR {nan_sql(x)} THEN NULL {whens} "
                 f"ELSE {len(self.edges)} END)::{ctype}"
             )
         if is_float(self.dtype):
-            return f"(CASE WHEN isnan({q}) THEN NULL ELSE {q} END)"
+            return f"(CASE WHEN {nan_sql(q)} THEN NULL ELSE {q} END)"
         return q
 
     def predicate(self, key: Any) -> dict:
@@ -242,15 +258,11 @@ def prepare(
     feats = [Feature(name, i, src.columns[name]) for i, name in enumerate(features)]
     numeric = [f for f in feats if is_numeric(f.dtype) and (edges_from is None)]
     for f in numeric:
-        q = quote_ident(f.name)
-        x = f"CAST({q} AS DOUBLE)"
+        x = _double(f.name)
         aggs.append(f"count(DISTINCT {f.key_sql()}) FILTER (WHERE {valid})")
+        aggs.append(f"count({x}) FILTER (WHERE {valid} AND isfinite({x}))")
         aggs.append(f"quantile_cont({x}, [{fracs}]) FILTER (WHERE {valid} AND isfinite({x}))")
-    try:
-        row = fetch_one(con, f"SELECT {', '.join(aggs)} FROM {src.from_clause()}")
-    except Exception as exc:  # DuckDB's message on one line
-        raise InputError(f"{src.label}: {str(exc).strip().splitlines()[0]}") from None
-    assert row is not None
+    row = _one(con, src, f"SELECT {', '.join(aggs)} FROM {src.from_clause()}")
     rows_all, rows = int(row[0]), int(row[1])
     it = iter(row[2:])
     n_label = int(next(it)) if need_nlabel else None
@@ -258,11 +270,17 @@ def prepare(
         emin = next(it)
         if emin is not None and emin < 0:
             raise InputError(f"error column {error!r} has negative values (min {emin})")
+    near = {}
     for f in numeric:
-        n_distinct, quantiles = int(next(it)), next(it)
-        if n_distinct > bins and quantiles:
+        n_distinct, n_finite, quantiles = int(next(it)), int(next(it)), next(it)
+        if n_distinct > bins and quantiles and n_finite:
             f.kind = "binned"
-            f.edges = sorted({float(q) for q in quantiles if q is not None})
+            near[f.name] = (n_finite, [float(q) for q in quantiles])
+    if near:
+        edges = exact_quantiles(con, src, valid, near, bins)
+        for f in numeric:
+            if f.name in near:
+                f.edges = sorted(set(edges[f.name]))
     if edges_from is not None:
         for f in feats:
             if f.name in edges_from:
@@ -274,6 +292,83 @@ def prepare(
     chosen = _decide_task(task, ltype, ptype, n_label) if error is None else "error"
     err = _err_sql(chosen, src, label, prediction, error)
     return Prepared(rows_all, rows, chosen, err, valid, feats, min_support_rows(min_support, rows))
+
+
+def _double(name: str) -> str:
+    return f"CAST({quote_ident(name)} AS DOUBLE)"
+
+
+def _one(con: Any, src: Any, sql: str) -> tuple:
+    try:
+        row = fetch_one(con, sql)
+    except Exception as exc:  # the engine's message on one line
+        raise InputError(f"{src.label}: {str(exc).strip().splitlines()[0]}") from None
+    assert row is not None
+    return row
+
+
+def lerp(a: float, b: float, t: float) -> float:
+    """numpy's ``_lerp``: ``a + (b-a)*t``, or ``b - (b-a)*(1-t)`` when t >= 0.5."""
+    d = b - a
+    return b - d * (1 - t) if t >= 0.5 else a + d * t
+
+
+MAX_ROUNDS = 64
+
+
+def exact_quantiles(
+    con: Any, src: Any, valid: str, near: dict[str, tuple[int, list[float]]], bins: int
+) -> dict[str, list[float]]:
+    """Exact ``numpy.quantile(x, [1/bins, ...])`` of the finite values of each column.
+
+    ``near``: column -> (number of finite values, a value at or next to each quantile). Each
+    round is one narrow pass; for a probe value ``v`` it counts the values ``< v`` and
+    ``<= v`` and reads the largest value below and the smallest above ``v``, which pins the
+    order statistics of ranks ``#(< v) - 1 ... #(<= v)``. One round is the rule (a first-pass
+    value lies between the two order statistics around its quantile, or next to them).
+    """
+    want: dict[tuple[str, int], float] = {}  # (column, rank) -> probe value
+    plan: dict[str, list[tuple[int, int, float]]] = {}
+    for name, (n, approx) in near.items():
+        plan[name] = []
+        for i, v in enumerate(approx, 1):
+            virtual = (n - 1) * (i / bins)
+            lo = math.floor(virtual)
+            hi = min(lo + 1, n - 1)
+            plan[name].append((lo, hi, virtual - lo))
+            for r in (lo, hi):
+                want.setdefault((name, r), v)
+    got: dict[tuple[str, int], float] = {}
+    for _ in range(MAX_ROUNDS):
+        probes = sorted({(name, v) for (name, r), v in want.items() if (name, r) not in got})
+        if not probes:
+            break
+        aggs = []
+        for name, v in probes:
+            x, lit = _double(name), sql_double(v)
+            fin = f"isfinite({x})"
+            aggs += [f"count(*) FILTER (WHERE {fin} AND {x} < {lit})",
+                     f"count(*) FILTER (WHERE {fin} AND {x} <= {lit})",
+                     f"max({x}) FILTER (WHERE {fin} AND {x} < {lit})",
+                     f"min({x}) FILTER (WHERE {fin} AND {x} > {lit})"]
+        row = _one(con, src, f"SELECT {', '.join(aggs)} FROM {src.from_clause()} WHERE {valid}")
+        seen = {p: row[4 * j: 4 * j + 4] for j, p in enumerate(probes)}
+        for (name, r), v in list(want.items()):
+            if (name, r) in got:
+                continue
+            below, upto, prev, nxt = seen[(name, v)]
+            if below <= r < upto:
+                got[(name, r)] = v
+            elif r == below - 1:
+                got[(name, r)] = float(prev)
+            elif r == upto:
+                got[(name, r)] = float(nxt)
+            else:  # the probe was further away: move it one value towards rank r
+                want[(name, r)] = float(prev if r < below else nxt)
+    else:  # pragma: no cover - every round moves each probe by at least one rank
+        raise InputError(f"{src.label}: quantiles did not converge")
+    return {name: [lerp(got[(name, lo)], got[(name, hi)], t) for lo, hi, t in steps]
+            for name, steps in plan.items()}
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
