@@ -10,8 +10,10 @@ import click
 from .cli import (
     ExitCode,
     OutputFormat,
+    _master,
     _names,
     emit,
+    engine_options,
     format_option,
     main,
     output_format,
@@ -60,6 +62,7 @@ def _render(result: dict[str, Any]) -> str:
 @click.option("--task", type=click.Choice(["auto", "classification", "regression"]),
               default="auto", show_default=True)
 @click.option("--fail-on-slices", is_flag=True, help="Exit 1 when any slice is found.")
+@engine_options
 @format_option
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report to this file.")
@@ -67,7 +70,8 @@ def _render(result: dict[str, Any]) -> str:
 def slices(data: tuple[str, ...], label: str | None, prediction: str | None,
            error_col: str | None, features: list[str] | None, top_k: int, max_level: int,
            min_support: float, alpha: float, bins: int, task: str, fail_on_slices: bool,
-           fmt: str | None, html_path: str | None) -> ExitCode:
+           engine: str, spark_master: str | None, fmt: str | None,
+           html_path: str | None) -> ExitCode:
     """Find the slices (conjunctions of feature values) where the model's error is far above
     average, exactly (SliceLine). With two datasets, REFERENCE CURRENT, rank the slices that
     explain the change in error between them."""
@@ -76,7 +80,8 @@ def slices(data: tuple[str, ...], label: str | None, prediction: str | None,
     support: int | float = int(min_support) if min_support >= 1 else min_support
     kw = {"label": label, "prediction": prediction, "error": error_col, "features": features,
           "top_k": top_k, "max_level": max_level, "min_support": support, "alpha": alpha,
-          "bins": bins, "task": task}
+          "bins": bins, "task": task, "engine": engine,
+          "spark_master": _master(engine, spark_master)}
     if len(data) == 2:
         from .slices import explain_drop
 

@@ -321,11 +321,11 @@ def exact_quantiles(
 ) -> dict[str, list[float]]:
     """Exact ``numpy.quantile(x, [1/bins, ...])`` of the finite values of each column.
 
-    ``near``: column -> (number of finite values, a value at or next to each quantile). Each
-    round is one narrow pass; for a probe value ``v`` it counts the values ``< v`` and
-    ``<= v`` and reads the largest value below and the smallest above ``v``, which pins the
-    order statistics of ranks ``#(< v) - 1 ... #(<= v)``. One round is the rule (a first-pass
-    value lies between the two order statistics around its quantile, or next to them).
+    ``near``: column -> (number of finite values, a value at or next to each quantile).
+    Each round is one narrow pass (``_around``) that pins, for a probe value ``v``, the order
+    statistics of ranks ``#(< v) - 1 ... #(<= v)``. One round is the rule (a first-pass value
+    lies between the two order statistics around its quantile, or next to them); a probe
+    further away moves one value towards its rank per round.
     """
     want: dict[tuple[str, int], float] = {}  # (column, rank) -> probe value
     plan: dict[str, list[tuple[int, int, float]]] = {}
@@ -340,19 +340,13 @@ def exact_quantiles(
                 want.setdefault((name, r), v)
     got: dict[tuple[str, int], float] = {}
     for _ in range(MAX_ROUNDS):
-        probes = sorted({(name, v) for (name, r), v in want.items() if (name, r) not in got})
+        probes: dict[str, set[float]] = {}
+        for (name, r), v in want.items():
+            if (name, r) not in got:
+                probes.setdefault(name, set()).add(v)
         if not probes:
             break
-        aggs = []
-        for name, v in probes:
-            x, lit = _double(name), sql_double(v)
-            fin = f"isfinite({x})"
-            aggs += [f"count(*) FILTER (WHERE {fin} AND {x} < {lit})",
-                     f"count(*) FILTER (WHERE {fin} AND {x} <= {lit})",
-                     f"max({x}) FILTER (WHERE {fin} AND {x} < {lit})",
-                     f"min({x}) FILTER (WHERE {fin} AND {x} > {lit})"]
-        row = _one(con, src, f"SELECT {', '.join(aggs)} FROM {src.from_clause()} WHERE {valid}")
-        seen = {p: row[4 * j: 4 * j + 4] for j, p in enumerate(probes)}
+        seen = _around(con, src, valid, {k: sorted(v) for k, v in probes.items()})
         for (name, r), v in list(want.items()):
             if (name, r) in got:
                 continue
@@ -360,15 +354,66 @@ def exact_quantiles(
             if below <= r < upto:
                 got[(name, r)] = v
             elif r == below - 1:
-                got[(name, r)] = float(prev)
+                got[(name, r)] = prev
             elif r == upto:
-                got[(name, r)] = float(nxt)
+                got[(name, r)] = nxt
             else:  # the probe was further away: move it one value towards rank r
-                want[(name, r)] = float(prev if r < below else nxt)
+                want[(name, r)] = prev if r < below else nxt
     else:  # pragma: no cover - every round moves each probe by at least one rank
         raise InputError(f"{src.label}: quantiles did not converge")
     return {name: [lerp(got[(name, lo)], got[(name, hi)], t) for lo, hi, t in steps]
             for name, steps in plan.items()}
+
+
+def _around(
+    con: Any, src: Any, valid: str, probes: dict[str, list[float]]
+) -> dict[tuple[str, float], tuple[int, int, Any, Any]]:
+    """One pass: for each column and sorted probe ``v``: ``#(x < v)``, ``#(x <= v)``, the
+    largest value below ``v`` and the smallest above it (finite values only).
+
+    Each finite value falls in a bucket: ``2j`` strictly between probes ``j-1`` and ``j``,
+    ``2j+1`` equal to probe ``j``; one ``GROUP BY GROUPING SETS`` counts the buckets of all
+    columns with their min and max.
+    """
+    names = list(probes)
+    keys, aggs = [], []
+    for i, name in enumerate(names):
+        x = _double(name)
+        whens = " ".join(f"WHEN {x} < {sql_double(v)} THEN {2 * j} "
+                         f"WHEN {x} = {sql_double(v)} THEN {2 * j + 1}"
+                         for j, v in enumerate(probes[name]))
+        keys.append(f"CASE WHEN NOT isfinite({x}) THEN NULL {whens} "
+                    f"ELSE {2 * len(probes[name])} END AS b{i}, {x} AS x{i}")
+        aggs.append(f"min(x{i}) AS lo{i}, max(x{i}) AS hi{i}")
+    fid = " ".join(f"WHEN GROUPING(b{i}) = 0 THEN {i}" for i in range(len(names)))
+    bs = ", ".join(f"b{i}" for i in range(len(names)))
+    sets = ", ".join(f"(b{i})" for i in range(len(names)))
+    sql = (f"SELECT CASE {fid} END AS f, {bs}, count(*) AS n, {', '.join(aggs)} FROM "
+           f"(SELECT {', '.join(keys)} FROM {src.from_clause()} WHERE {valid}) "
+           f"GROUP BY GROUPING SETS ({sets})")
+    try:
+        rows = con.execute(sql).fetchall()
+    except Exception as exc:  # the engine's message on one line
+        raise InputError(f"{src.label}: {str(exc).strip().splitlines()[0]}") from None
+    k = len(names)
+    buckets: dict[int, dict[int, tuple[int, float, float]]] = {i: {} for i in range(k)}
+    for r in rows:
+        i = int(r[0])
+        b = r[1 + i]
+        if b is not None:
+            buckets[i][int(b)] = (int(r[1 + k]), r[2 + k + 2 * i], r[3 + k + 2 * i])
+    out = {}
+    for i, name in enumerate(names):
+        have = sorted(buckets[i].items())
+        for j, v in enumerate(probes[name]):
+            under = [c for b, c in have if b < 2 * j + 1]
+            over = [c for b, c in have if b > 2 * j + 1]
+            below = sum(c[0] for c in under)
+            at = buckets[i].get(2 * j + 1, (0, None, None))[0]
+            prev = float(under[-1][2]) if under else None
+            nxt = float(over[0][1]) if over else None
+            out[(name, v)] = (below, below + at, prev, nxt)
+    return out
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
