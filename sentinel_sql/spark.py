@@ -18,7 +18,7 @@ import itertools
 import os
 from typing import Any
 
-from .dialect import to_spark
+from .dialect import spark_args, to_spark
 from .errors import InputError
 from .sources import Source
 
@@ -120,7 +120,7 @@ class SparkConnection:
         self._views: list[str] = []
 
     def _frame(self, sql: str, params: Any) -> Any:
-        return self.spark.sql(to_spark(sql), args=list(params) if params else None)
+        return self.spark.sql(to_spark(sql), args=spark_args(params or []))
 
     def execute(self, sql: str, params: Any = None) -> _Rows:
         return _Rows(self._frame(sql, params), arrow=False)
@@ -175,7 +175,23 @@ def _read_path(spark: Any, spec: str, label: str) -> Any:
     if "**" in spec:  # Hadoop globs do not recurse: read the folder above recursively
         root = spec.split("**")[0].rstrip("/") or "."
         return reader.option("recursiveFileLookup", "true").parquet(root)
-    return reader.parquet(spec)
+    return _hive_types_as_duckdb(reader.parquet(spec), local if _is_local(spec) else None)
+
+
+def _hive_types_as_duckdb(df: Any, local: str | None) -> Any:
+    """Integer hive partition columns (``year=2024/``) as BIGINT, the type DuckDB infers for
+    them (Spark infers INT), so that the schemas and the profiles agree across engines."""
+    if not local or not os.path.isdir(local):
+        return df
+    first = next(iter(_glob.iglob(os.path.join(local, "**", "*.parquet"), recursive=True)), None)
+    parts = os.path.relpath(os.path.dirname(first), local).split(os.sep) if first else []
+    keys = {p.split("=", 1)[0] for p in parts if "=" in p}
+    from pyspark.sql import functions as F  # noqa: N812 - the usual spelling
+
+    for f in df.schema.fields:
+        if f.name in keys and f.dataType.simpleString() in ("int", "smallint", "tinyint"):
+            df = df.withColumn(f.name, F.col(f"`{f.name.replace('`', '``')}`").cast("bigint"))
+    return df
 
 
 def open_spark_source(con: SparkConnection, data: Any, label: str | None = None) -> Source:
