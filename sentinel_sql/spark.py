@@ -68,6 +68,9 @@ def is_spark_frame(data: Any) -> bool:
 
 def session(master: str | None = None) -> Any:
     """The active Spark session, or a new one on ``master`` (default ``local[*]``)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -90,7 +93,9 @@ def session(master: str | None = None) -> Any:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = master or DEFAULT_MASTER
         raise InputError(f"--spark-master {where}: cannot start Spark: {msg}") from None
-    spark.sparkContext.setLogLevel("ERROR")
+    # errors reach the user as one-line InputErrors; Spark's own log would repeat them as
+    # multi-line JSON on stderr
+    spark.sparkContext.setLogLevel("FATAL")
     return spark
 
 
