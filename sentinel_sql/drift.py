@@ -128,7 +128,13 @@ def compare(
     if ref_profile is None:
         ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
     say("scanning current")
-    cur_profile, cur_bins = scan_profile(con, cur_src, pair.plans_cur, with_edges=False)
+    # Against a profile no KS rounds run, so the counts between its PSI edges come from the
+    # wide pass (one sum per edge) instead of narrow passes; against raw data the joint KS
+    # rounds resolve them on the way.
+    edges = psi_edges(ref_profile, pair.plans_cur) if ref_src is None else None
+    cur_profile, cur_bins = scan_profile(
+        con, cur_src, pair.plans_cur, with_edges=False, edges=edges
+    )
     say("comparing")
     resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
     cur_resolver = exact.Resolver(con, [cur_src])
