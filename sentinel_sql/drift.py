@@ -18,6 +18,7 @@ Decision rule (all configurable):
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,11 +58,17 @@ def connect(engine: str | None = None, spark_master: str | None = None) -> Any:
 
 
 def pick_engine(engine: str | None, *data: Any) -> str:
-    """``engine`` if given, else ``spark`` when any input is a Spark DataFrame."""
-    if engine:
-        return engine
+    """``engine`` if given, else ``spark`` when any input is a Spark DataFrame. Local paths
+    for Spark are checked here, before a Spark session takes seconds to start."""
     mods = {type(d).__module__.split(".")[0] for d in data}
-    return "spark" if "pyspark" in mods else "duckdb"
+    engine = engine or ("spark" if "pyspark" in mods else "duckdb")
+    if engine == "spark":
+        from .spark import check_path
+
+        for d in data:
+            if isinstance(d, (str, os.PathLike)) and not is_profile_path(d):
+                check_path(os.fspath(d), os.fspath(d))
+    return engine
 
 
 def _plans(

@@ -80,10 +80,14 @@ def session(master: str | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
+    from importlib import resources
+
+    log_conf = resources.files("sentinel_sql").joinpath("spark_log4j2.properties")
     try:
         spark = (
             SparkSession.builder.appName("sentinel-sql")
             .master(master or DEFAULT_MASTER)
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_conf}")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.ui.enabled", "false")
@@ -159,7 +163,8 @@ def _is_local(spec: str) -> bool:
     return "://" not in spec or spec.startswith("file://")
 
 
-def _read_path(spark: Any, spec: str, label: str) -> Any:
+def check_path(spec: str, label: str) -> None:
+    """Fail fast (before a Spark session starts) on a local path that cannot be read."""
     local = spec[len("file://") :] if spec.startswith("file://") else spec
     if _is_local(spec):
         if spec.count("::"):
@@ -173,6 +178,11 @@ def _read_path(spark: Any, spec: str, label: str) -> Any:
             os.path.join(local, "**", "*.parquet"), recursive=True
         ):
             raise InputError(f"{label}: folder holds no Parquet files")
+
+
+def _read_path(spark: Any, spec: str, label: str) -> Any:
+    check_path(spec, label)
+    local = spec[len("file://") :] if spec.startswith("file://") else spec
     reader = spark.read
     if spec.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         sep = "\t" if ".tsv" in spec.lower() else ","
