@@ -138,9 +138,14 @@ def compare(
     # Against a profile no KS rounds run, so the counts between its PSI edges come from the
     # wide pass (one sum per edge) instead of narrow passes; against raw data the joint KS
     # rounds resolve them on the way.
+    # Its bins are the profile's (coarser, saved at SAVED_SHIFT): the current histogram is
+    # made on them directly, with 16x fewer groups than on the base bins.
     edges = psi_edges(ref_profile, pair.plans_cur) if ref_src is None else None
+    shift = scan.BASE_SHIFT
+    if ref_src is None:
+        shift = max([scan.BASE_SHIFT, *(c.shift for c in ref_profile.columns.values())])
     cur_profile, cur_bins = scan_profile(
-        con, cur_src, pair.plans_cur, with_edges=False, edges=edges
+        con, cur_src, pair.plans_cur, with_edges=False, edges=edges, shift=shift
     )
     say("comparing")
     resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None

@@ -162,17 +162,21 @@ def scan_profile(
     *,
     with_edges: bool = True,
     edges: dict[str, list[float]] | None = None,
+    shift: int = BASE_SHIFT,
 ) -> tuple[Profile, dict[str, exact.Bins]]:
     """Profile ``src``: one wide pass, one histogram pass, and narrow passes for exact deciles.
 
     With ``edges`` (a reference's PSI edges) the counts between them come from the wide pass
-    and no deciles are computed. Returns the profile and the per-column bins.
+    and no deciles are computed. ``shift``: the bins of the histogram pass (a coarser one
+    than ``BASE_SHIFT`` when only a coarse profile will be compared with it: fewer groups, a
+    faster pass). Returns the profile and the per-column bins.
     """
     summary = scan.summarize(con, src, plans, edges=edges)
     if summary["rows"] == 0:
         raise InputError(f"{src.label}: dataset is empty")
     numeric = [p for p in plans if p.kind == "numeric"]
-    prof = from_summary(src.label, summary, scan.histograms(con, src, numeric), plans, edges)
+    hists = scan.histograms(con, src, numeric, shift=shift)
+    prof = from_summary(src.label, summary, hists, plans, edges, shift)
     cols = prof.columns
     bins = {p.name: cols[p.name].bins() for p in numeric}
     if with_edges and edges is None and numeric:
@@ -196,13 +200,15 @@ def from_summary(
     hists: dict[str, tuple[np.ndarray, np.ndarray]],
     plans: list[ColumnPlan],
     edges: dict[str, list[float]] | None = None,
+    shift: int = BASE_SHIFT,
 ) -> Profile:
-    """A profile from one ``scan.summarize`` result and the matching ``scan.histograms``."""
+    """A profile from one ``scan.summarize`` result and the matching ``scan.histograms``
+    (made at ``shift``)."""
     cols: dict[str, ColumnProfile] = {}
     empty = (np.empty(0, np.int64), np.empty(0, np.int64))
     for p in plans:
         s = summary["columns"][p.name]
-        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"])
+        c = ColumnProfile(p.name, p.dtype, p.kind, s["non_null"], shift=shift)
         if p.kind == "numeric":
             c.finite, c.min, c.max = s["finite"], s["min"], s["max"]
             c.sum, c.sum_sq = s["sum"], s["sum_sq"]
