@@ -102,11 +102,14 @@ class MonitorResult:
         )
 
 
-def _windows(con, src, plans, edges, group) -> dict[Any, Profile]:
+def _windows(con, src, plans, edges, group, shift=scan.BASE_SHIFT) -> dict[Any, Profile]:
+    """One profile per window, on bins at ``shift`` (the reference's, when it is coarser)."""
     sums = scan.summarize(con, src, plans, edges=edges, group=group)
     numeric = [p for p in plans if p.kind == "numeric"]
-    hists = scan.histograms(con, src, numeric, group=group)
-    return {g: from_summary("", s, hists.get(g, {}), plans, edges) for g, s in sums.items()}
+    hists = scan.histograms(con, src, numeric, shift=shift, group=group)
+    return {
+        g: from_summary("", s, hists.get(g, {}), plans, edges, shift) for g, s in sums.items()
+    }
 
 
 def _name(g: Any) -> Any:
@@ -217,7 +220,9 @@ def monitor(
                 bands[m] = (ref_perf[m] - tol, ref_perf[m] + tol)
 
     say("scanning current windows")
-    profiles = _windows(con, cur_src, pair.plans_cur, edges, group)
+    # windows are compared on the reference's bins: made on them directly when it is coarser
+    shift = max([scan.BASE_SHIFT, *(c.shift for c in ref_profile.columns.values())])
+    profiles = _windows(con, cur_src, pair.plans_cur, edges, group, shift)
     perf = performance.metrics(con, cur_src, group=group, **perf_kw) if label else {}
     windows = []
     for g in sorted(profiles, key=lambda v: (v is None, v)):
