@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -66,12 +69,42 @@ def test_find_slices_on_spark_equals_duckdb(spark, files, monkeypatch):
     kw = dict(label="label", prediction="pred", min_support=20,
               features=[QUOTE, TICK, SPACED, UNICODE, "n"])
     ours = find_slices(files["cur"], **kw).to_dict()
+    sent = _record_spark_sql(monkeypatch)
     theirs = find_slices(files["cur"], engine="spark", **kw).to_dict()
     assert theirs == ours
+    _check_golden("slices.sql", sent)
     top = ours["slices"][0]["predicates"]
     assert {"column": QUOTE, "value": "a"} in top
     assert any(p["column"] == SPACED and p["low"] is not None for p in top)
     assert ours["candidates"][2] > 0  # level 3 was evaluated
+
+
+def _record_spark_sql(monkeypatch) -> list[str]:
+    """The Spark SQL of every query sent to Spark from now on (names made stable)."""
+    from sentinel_sql import spark as sp
+    from sentinel_sql.dialect import to_spark
+
+    sent: list[str] = []
+    real = sp.SparkConnection._frame
+
+    def frame(self, sql, params):
+        text = re.sub(r"__sentinel_spark_\d+_\d+", "__src", to_spark(sql))
+        sent.append(re.sub(r"__sl\d+_", "__sl_", text))
+        return real(self, sql, params)
+
+    monkeypatch.setattr(sp.SparkConnection, "_frame", frame)
+    return sent
+
+
+def _check_golden(name: str, queries: list[str]) -> None:
+    """Pin the generated Spark SQL (``SENTINEL_UPDATE_GOLDEN=1`` rewrites the file)."""
+    path = Path(__file__).parent / "golden" / "spark" / name
+    got = "\n;\n".join(queries) + "\n"
+    if os.environ.get("SENTINEL_UPDATE_GOLDEN") == "1":
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8"), (
+        f"{path} is stale: rerun with SENTINEL_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 def test_explain_drop_on_spark_frame_equals_duckdb(spark, files):
