@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import performance, scan
-from .drift import _check_options, column_results, decide, prepare_pair, psi_edges, verdict
+from .drift import (
+    _check_options,
+    column_results,
+    decide,
+    pick_engine,
+    prepare_pair,
+    psi_edges,
+    verdict,
+)
 from .errors import InputError
 from .profiles import Profile, from_summary, scan_profile
 from .result import _clean
@@ -155,6 +163,11 @@ def monitor(
     if (label is None) != (prediction is None):
         raise InputError("--label and --prediction go together")
     say = progress or (lambda _m: None)
+    if pick_engine(None, reference, current) != "duckdb":
+        raise InputError(
+            "monitor runs on DuckDB only (its window SQL is not generated for Spark yet): "
+            "give paths, or profile the reference on Spark and monitor the batches here"
+        )
     reserved = [c for c in (timestamp, by, label, prediction, probability) if c]
     pair = prepare_pair(
         reference, current, columns=columns, exclude=exclude, kinds=kinds, reserved=reserved

@@ -348,3 +348,11 @@ def test_cli_engine_spark(spark, files):
     prof = files["dir"] / "cli.profile.json"
     invoke(["profile", files["ref"], "-o", prof, "--engine", "spark"], 0)
     assert json.loads(prof.read_text())["rows"] == 3000
+
+
+def test_monitor_refuses_spark_frames_clearly(spark, files):
+    from sentinel_sql.errors import InputError
+
+    frame = spark.read.parquet(str(files["cur"]))
+    with pytest.raises(InputError, match="monitor runs on DuckDB only"):
+        sentinel_sql.monitor(files["ref"], frame, by="i")
