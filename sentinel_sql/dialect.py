@@ -11,7 +11,9 @@ DuckDB                                      Spark
 ==========================================  =====================================================
 ``CAST(CAST(x AS BIT) AS BIGINT)``          the IEEE-754 bits computed arithmetically (exponent
 (the raw bits of a DOUBLE)                  from ``log2`` corrected by exact powers of two,
-                                            mantissa by exact scaling); equal bit for bit, tested
+                                            mantissa by exact scaling); equal bit for bit, tested.
+                                            For a plain column, from two layered subqueries
+                                            (``_layered``): Spark then computes each part once
 ``isfinite(x)``                             ``abs(x) < CAST('inf' AS DOUBLE)`` (NaN sorts above
                                             +inf in Spark, NULL stays NULL)
 ``epoch_us(ts)``                            ``unix_micros(ts)`` (the session time zone is UTC)
@@ -27,6 +29,7 @@ TIME values                                 not supported: Spark has no TIME typ
 ==========================================  =====================================================
 
 DuckDB's own order code is kept as the BIT cast: there it is twice as fast as the arithmetic.
+Parameters: ``?`` becomes ``:p0, :p1, …`` in the order of the DuckDB text (``spark_args``).
 """
 
 from __future__ import annotations
