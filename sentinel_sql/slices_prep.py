@@ -382,7 +382,7 @@ def _around(
         whens = " ".join(f"WHEN {x} < {sql_double(v)} THEN {2 * j} "
                          f"WHEN {x} = {sql_double(v)} THEN {2 * j + 1}"
                          for j, v in enumerate(probes[name]))
-        keys.append(f"CASE WHEN NOT isfinite({x}) THEN NULL {whens} "
+        keys.append(f"CASE WHEN {x} IS NULL OR NOT isfinite({x}) THEN NULL {whens} "
                     f"ELSE {2 * len(probes[name])} END AS b{i}, {x} AS x{i}")
         aggs.append(f"min(x{i}) AS lo{i}, max(x{i}) AS hi{i}")
     fid = " ".join(f"WHEN GROUPING(b{i}) = 0 THEN {i}" for i in range(len(names)))

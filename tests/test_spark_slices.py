@@ -171,3 +171,22 @@ def test_edges_are_exactly_numpy_quantiles(tmp_path, k):
     expect = sorted(set(np.quantile(x, [i / k for i in range(1, k)]).tolist()))
     assert res.bins["x"] == expect
     assert all(math.isfinite(e) for e in expect)
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_edges_skip_null_and_non_finite_features(seed):
+    """NULL, NaN and inf feature values are missing, not the top bin (a NULL once landed in
+    the bucket above every probe and had no value)."""
+    import polars as pl
+
+    k = 2
+    rng = np.random.default_rng(seed)
+    x = rng.choice([0.0, 1.0, 2.0], 300, p=[0.1, 0.1, 0.8])  # the edge is the maximum
+    xs = [None if i % 7 == 0 else (math.nan if i % 11 == 0 else v) for i, v in enumerate(x)]
+    xs[5] = math.inf
+    frame = pl.DataFrame({"x": pl.Series(xs, dtype=pl.Float64), "e": rng.random(300) < 0.3})
+    res = find_slices(frame.with_columns(pl.col("e").cast(pl.Float64)), error="e", bins=k,
+                      max_level=1)
+    finite = np.array([v for v in xs if v is not None and math.isfinite(v)])
+    expect = sorted(set(np.quantile(finite, [i / k for i in range(1, k)]).tolist()))
+    assert res.bins["x"] == expect
