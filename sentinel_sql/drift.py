@@ -18,7 +18,6 @@ Decision rule (all configurable):
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,20 +30,16 @@ from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
 from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
+from .spark import pick_engine
 
 DECISIONS = ("both", "test", "effect")
 NULL_THRESHOLD = 0.05
 
 
-ENGINES = ("duckdb", "spark")
-
-
 def connect(engine: str | None = None, spark_master: str | None = None) -> Any:
-    """A fresh DuckDB connection with the engine macros defined, or (``engine="spark"``) a
+    """A fresh DuckDB connection, or (``engine="spark"``, see ``spark.pick_engine``) a
     connection to a Spark session on ``spark_master`` (default: the active one, else
     ``local[*]``)."""
-    if engine not in (None, *ENGINES):
-        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine == "spark":
         from . import spark
 
@@ -53,22 +48,7 @@ def connect(engine: str | None = None, spark_master: str | None = None) -> Any:
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries only results
-    scan.prepare(con)
     return con
-
-
-def pick_engine(engine: str | None, *data: Any) -> str:
-    """``engine`` if given, else ``spark`` when any input is a Spark DataFrame. Local paths
-    for Spark are checked here, before a Spark session takes seconds to start."""
-    mods = {type(d).__module__.split(".")[0] for d in data}
-    engine = engine or ("spark" if "pyspark" in mods else "duckdb")
-    if engine == "spark":
-        from .spark import check_path
-
-        for d in data:
-            if isinstance(d, (str, os.PathLike)) and not is_profile_path(d):
-                check_path(os.fspath(d), os.fspath(d))
-    return engine
 
 
 def _plans(
@@ -136,16 +116,12 @@ def compare(
         ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
     say("scanning current")
     # Against a profile no KS rounds run, so the counts between its PSI edges come from the
-    # wide pass (one sum per edge) instead of narrow passes; against raw data the joint KS
-    # rounds resolve them on the way.
-    # Its bins are the profile's (coarser, saved at SAVED_SHIFT): the current histogram is
-    # made on them directly, with 16x fewer groups than on the base bins.
+    # wide pass (one sum per edge) instead of narrow passes (against raw data the joint KS
+    # rounds resolve them on the way), and the current histogram is made directly on the
+    # profile's coarser bins (SAVED_SHIFT: 16x fewer groups than the base bins).
     edges = psi_edges(ref_profile, pair.plans_cur) if ref_src is None else None
-    shift = scan.BASE_SHIFT
-    if ref_src is None:
-        shift = max([scan.BASE_SHIFT, *(c.shift for c in ref_profile.columns.values())])
     cur_profile, cur_bins = scan_profile(
-        con, cur_src, pair.plans_cur, with_edges=False, edges=edges, shift=shift
+        con, cur_src, pair.plans_cur, with_edges=False, edges=edges, shift=ref_profile.bin_shift
     )
     say("comparing")
     resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
@@ -209,7 +185,7 @@ def prepare_pair(
     ``reserved`` columns (timestamps, labels, predictions) are never compared.
     """
     kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
-    con = connect(pick_engine(engine, reference, current), spark_master)
+    con = connect(pick_engine(engine, spark_master, reference, current), spark_master)
     ref_profile: Profile | None = None
     if isinstance(reference, Profile):
         ref_profile = reference
@@ -518,7 +494,7 @@ def profile(
     (3, {'a': 2, 'b': 1})
     """
     kinds = {k: check_kind(k, v) for k, v in (kinds or {}).items()}
-    con = connect(pick_engine(engine, data), spark_master)
+    con = connect(pick_engine(engine, spark_master, data), spark_master)
     src = open_source(con, data, _label(data))
     selected, _ = _select(src.columns, src.columns, columns, exclude, kinds)
     plans, _unsupported = _plans(src.columns, selected, kinds, {})

@@ -27,7 +27,6 @@ from .drift import (
     _check_options,
     column_results,
     decide,
-    pick_engine,
     prepare_pair,
     psi_edges,
     verdict,
@@ -36,6 +35,7 @@ from .errors import InputError
 from .profiles import Profile, from_summary, scan_profile
 from .result import _clean
 from .scan import Grouping
+from .spark import pick_engine
 from .sqlutil import quote_ident
 
 _EVERY = {
@@ -163,7 +163,7 @@ def monitor(
     if (label is None) != (prediction is None):
         raise InputError("--label and --prediction go together")
     say = progress or (lambda _m: None)
-    if pick_engine(None, reference, current) != "duckdb":
+    if pick_engine(None, None, reference, current) != "duckdb":
         raise InputError(
             "monitor runs on DuckDB only (its window SQL is not generated for Spark yet): "
             "give paths, or profile the reference on Spark and monitor the batches here"
@@ -234,8 +234,7 @@ def monitor(
 
     say("scanning current windows")
     # windows are compared on the reference's bins: made on them directly when it is coarser
-    shift = max([scan.BASE_SHIFT, *(c.shift for c in ref_profile.columns.values())])
-    profiles = _windows(con, cur_src, pair.plans_cur, edges, group, shift)
+    profiles = _windows(con, cur_src, pair.plans_cur, edges, group, ref_profile.bin_shift)
     perf = performance.metrics(con, cur_src, group=group, **perf_kw) if label else {}
     windows = []
     for g in sorted(profiles, key=lambda v: (v is None, v)):

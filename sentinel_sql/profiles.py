@@ -66,6 +66,12 @@ class Profile:
     rows: int
     columns: dict[str, ColumnProfile]
 
+    @property
+    def bin_shift(self) -> int:
+        """The coarsest bins of its columns: comparisons with it happen on these, so data
+        compared with it can be binned on them directly (fewer groups)."""
+        return max([BASE_SHIFT, *(c.shift for c in self.columns.values())])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,

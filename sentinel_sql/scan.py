@@ -20,10 +20,8 @@ import numpy as np
 from ._compat import query_arrow
 from .errors import InputError
 from .sources import Source
-from .sqlutil import sql_file
 
 BASE_SHIFT = 40  # 24-bit keys: bins 2^-12 of a binade wide (few KS candidates)
-_MACROS_LOADED = "__sentinel_macros_loaded"
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,6 @@ class ColumnPlan:
     dtype: str
     kind: str
     expr: str
-
-
-def prepare(con: Any) -> None:
-    """Define the engine macros on ``con`` for SQL users (the engine inlines them)."""
-    con.execute(sql_file("engine_macros.sql"))
 
 
 def finite_sql(expr: str) -> str:

@@ -54,9 +54,7 @@ from .errors import InputError
 from .slices_prep import Feature, prepare, resolve_columns, show_predicate
 from .slices_search import Found, Search
 from .sources import open_source
-from .spark import is_spark_frame
-
-ENGINES = ("duckdb", "spark")
+from .spark import pick_engine
 
 
 def _json_value(v: Any) -> Any:
@@ -200,13 +198,8 @@ def engines(con: Any, engine: str | None, spark_master: str | None,
             *data: Any) -> Iterator[tuple[Any, Any]]:
     """``(duck, raw)``: the DuckDB connection the search runs on (``con``, or a new one) and
     the connection that scans the data (``duck`` itself, or a Spark connection)."""
-    if engine not in (None, *ENGINES):
-        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    spark = engine == "spark" or (engine is None and any(is_spark_frame(d) for d in data))
-    if spark_master and not spark:
-        raise InputError("spark_master needs engine='spark'")
     raw = None
-    if spark:
+    if pick_engine(engine, spark_master, *data) == "spark":
         from .spark import connect
 
         raw = connect(spark_master)

@@ -158,24 +158,17 @@ def _open_path(con: Any, spec: str, label: str | None) -> Source:
             qualified = ".".join(quote_ident(p) for p in [alias, *parts])
             rel = con.sql(f"SELECT * FROM {qualified}")
         elif os.path.isdir(spec):
-            files = _glob.glob(os.path.join(spec, "**", "*.parquet"), recursive=True)
-            if not files:
-                raise InputError(f"{label}: folder holds no Parquet files")
+            check_path(spec, label)
             rel = con.read_parquet(
                 os.path.join(spec, "**", "*.parquet"), hive_partitioning=True, union_by_name=True
             )
         elif spec.lower().endswith(_CSV_SUFFIXES):
-            if not os.path.isfile(spec):
-                raise InputError(f"{label}: file not found")
+            check_path(spec, label)
             rel = con.read_csv(spec)
         elif spec.lower().endswith(_DUCKDB_SUFFIXES):
             raise InputError(f"{label}: name a table as {spec}::TABLE")
         else:
-            if _glob.has_magic(spec):
-                if not _glob.glob(spec, recursive=True):
-                    raise InputError(f"{label}: glob matches no files")
-            elif not os.path.isfile(spec):
-                raise InputError(f"{label}: file not found")
+            check_path(spec, label)
             rel = con.read_parquet(spec, union_by_name=True)
         con.register(name, rel)
         src = Source(con, label, "relation", rel, name)
@@ -188,6 +181,19 @@ def _open_path(con: Any, spec: str, label: str | None) -> Source:
     if not src.columns:
         raise InputError(f"{label}: no columns")
     return src
+
+
+def check_path(spec: str, label: str) -> None:
+    """A clear one-line error for a local path that names nothing readable (both engines)."""
+    if _glob.has_magic(spec):
+        if next(_glob.iglob(spec, recursive=True), None) is None:
+            raise InputError(f"{label}: glob matches no files")
+    elif not os.path.exists(spec):
+        raise InputError(f"{label}: file not found")
+    elif os.path.isdir(spec):
+        pattern = os.path.join(spec, "**", "*.parquet")
+        if next(_glob.iglob(pattern, recursive=True), None) is None:
+            raise InputError(f"{label}: folder holds no Parquet files")
 
 
 def is_profile_path(data: Any) -> bool:

@@ -18,11 +18,13 @@ import itertools
 import os
 from typing import Any
 
+from . import sources
 from .dialect import spark_args, to_spark
 from .errors import InputError
-from .sources import Source
+from .sources import Source, is_profile_path
 
 DEFAULT_MASTER = "local[*]"
+ENGINES = ("duckdb", "spark")
 _counter = itertools.count()
 
 _SIMPLE_TYPES = {
@@ -64,6 +66,22 @@ def is_spark_frame(data: Any) -> bool:
     """True for a pyspark DataFrame (classic or Spark Connect), without importing pyspark."""
     mod = type(data).__module__
     return mod.startswith("pyspark.") and type(data).__name__ == "DataFrame"
+
+
+def pick_engine(engine: str | None, spark_master: str | None, *data: Any) -> str:
+    """The engine to scan ``data`` with: ``engine`` if given, else ``spark`` when any input is
+    a Spark DataFrame. Local paths for Spark are checked here, before a session takes
+    seconds to start. The one place every entry point (drift, profile, slices) decides."""
+    if engine not in (None, *ENGINES):
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    engine = engine or ("spark" if any(is_spark_frame(d) for d in data) else "duckdb")
+    if spark_master and engine != "spark":
+        raise InputError("spark_master needs engine='spark'")
+    if engine == "spark":
+        for d in data:
+            if isinstance(d, (str, os.PathLike)) and not is_profile_path(d):
+                check_path(os.fspath(d), os.fspath(d))
+    return engine
 
 
 def session(master: str | None = None) -> Any:
@@ -165,19 +183,10 @@ def _is_local(spec: str) -> bool:
 
 def check_path(spec: str, label: str) -> None:
     """Fail fast (before a Spark session starts) on a local path that cannot be read."""
-    local = spec[len("file://") :] if spec.startswith("file://") else spec
     if _is_local(spec):
-        if spec.count("::"):
+        if "::" in spec:
             raise InputError(f"{label}: DuckDB database tables are read by the DuckDB engine only")
-        if _glob.has_magic(local):
-            if not _glob.glob(local, recursive=True):
-                raise InputError(f"{label}: glob matches no files")
-        elif not os.path.exists(local):
-            raise InputError(f"{label}: file not found")
-        elif os.path.isdir(local) and not _glob.glob(
-            os.path.join(local, "**", "*.parquet"), recursive=True
-        ):
-            raise InputError(f"{label}: folder holds no Parquet files")
+        sources.check_path(spec[len("file://") :] if spec.startswith("file://") else spec, label)
 
 
 def _read_path(spark: Any, spec: str, label: str) -> Any:
