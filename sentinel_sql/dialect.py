@@ -9,11 +9,10 @@ few DuckDB functions Spark lacks are rewritten here, and only here:
 ==========================================  =====================================================
 DuckDB                                      Spark
 ==========================================  =====================================================
-``CAST(CAST(x AS BIT) AS BIGINT)``          the IEEE-754 bits computed arithmetically (exponent
-(the raw bits of a DOUBLE)                  from ``log2`` corrected by exact powers of two,
-                                            mantissa by exact scaling); equal bit for bit, tested.
-                                            For a plain column, from two layered subqueries
-                                            (``_layered``): Spark then computes each part once
+``CAST(CAST(x AS BIT) AS BIGINT)``          the IEEE-754 bits computed arithmetically in two
+(the raw bits of a DOUBLE column ``x`` in   layered subqueries (``_layered``; exponent from
+a SELECT list)                              ``log2``, corrected exactly, mantissa by exact
+                                            scaling); equal bit for bit, tested
 ``isfinite(x)``                             ``abs(x) < CAST('inf' AS DOUBLE)`` (NaN sorts above
                                             +inf in Spark, NULL stays NULL)
 ``epoch_us(ts)``                            ``unix_micros(ts)`` (the session time zone is UTC)
@@ -41,28 +40,13 @@ from .errors import InputError
 
 _MIN_NORMAL = "2.2250738585072014e-308"
 _TWO52 = "4503599627370496"
-# Raw IEEE-754 bits of a finite DOUBLE ``__x`` (as a signed BIGINT, like DuckDB's BIT cast):
-# e is the binary exponent (log2 may be off by one near powers of two: corrected by exact
-# comparisons with 2^e), the mantissa is (a / 2^e - 1) * 2^52, an exact integer; subnormals
+# The raw IEEE-754 bits of a finite DOUBLE column ``__x`` (a signed BIGINT, like DuckDB's BIT
+# cast), from two layered columns: Spark does not inline a costly expression used several
+# times, so each layer is computed once a row (2x faster than one expression). __e0 is log2's
+# exponent clamped to the normal range (log2 may be off by one near powers of two);
+# __r = a / 2^__e0 is exact, lies in [0.5, 4) and says by itself whether __e0 is one too small
+# (r >= 2) or too large (r < 1); the mantissa (r - 1) * 2^52 is an exact integer; subnormals
 # are a * 2^1074, scaled in two exact steps.
-_E0 = f"floor(log2(greatest(abs(__x), {_MIN_NORMAL})))"
-_E = (
-    f"({_E0} - CASE WHEN pow(2, {_E0}) > abs(__x) THEN 1 ELSE 0 END"
-    f" + CASE WHEN pow(2, {_E0} + 1) <= abs(__x) THEN 1 ELSE 0 END)"
-)
-_MAGNITUDE = (
-    f"CASE WHEN abs(__x) < {_MIN_NORMAL}"
-    f" THEN CAST(abs(__x) * pow(2, 1022) * {_TWO52} AS BIGINT)"
-    f" ELSE CAST(({_E} + 1023) * {_TWO52} AS BIGINT)"
-    f" + CAST((abs(__x) / pow(2, {_E}) - 1) * {_TWO52} AS BIGINT) END"
-)
-_RAW_BITS = f"({_MAGNITUDE}) + CASE WHEN __x < 0 THEN -9223372036854775807 - 1 ELSE 0 END"
-
-
-# The same bits from layered columns (Spark does not inline a costly expression used several
-# times, so each layer is computed once a row; 2x faster than the single expression above):
-# __e0 is log2's exponent clamped to the normal range, __r = a / 2^__e0 lies in [0.5, 4) and
-# says by itself whether __e0 is one too small (r >= 2) or too large (r < 1).
 _LAYER_E0 = f"least(greatest(floor(log2(greatest(abs(__x), {_MIN_NORMAL}))), -1022), 1023)"
 _LAYER_BITS = (
     f"(CASE WHEN __a < {_MIN_NORMAL} THEN CAST(__a * pow(2, 1022) * {_TWO52} AS BIGINT)"
@@ -161,7 +145,10 @@ def _rewrite(node: Any) -> Any:
             and isinstance(inner, exp.Cast)
             and inner.to.this == exp.DataType.Type.BIT
         ):
-            return exp.paren(_substitute(_RAW_BITS, inner.this), copy=False)
+            raise InputError(
+                f"Spark cannot run {node.sql('duckdb')}: the bits of a DOUBLE are generated for"
+                " a plain column in a SELECT list only"
+            )
         if node.to.this in (exp.DataType.Type.BIT, exp.DataType.Type.TIME):
             raise InputError(f"Spark cannot run {node.sql('duckdb')}: no such type in Spark")
     if isinstance(node, exp.Anonymous):

@@ -125,23 +125,8 @@ def test_to_spark_refuses_what_spark_cannot_run():
 
     with pytest.raises(InputError, match="TIME"):
         to_spark("SELECT CAST(x AS TIME) FROM t")
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50))
-def test_spark_order_code_formula_equals_the_ieee_bits(xs):
-    """The arithmetic that replaces DuckDB's BIT cast on Spark, evaluated by DuckDB (the
-    formula is plain SQL): bit for bit the IEEE-754 pattern, for any finite double."""
-    import duckdb
-    import pyarrow as pa
-
-    from sentinel_sql import dialect
-
-    x = np.array(xs, dtype=np.float64)
-    con = duckdb.connect()
-    con.register("t", pa.table({"__x": x + 0.0}))
-    got = con.execute(f"SELECT {dialect._RAW_BITS} AS b FROM t").fetchnumpy()["b"]
-    assert np.array_equal(got, _raw_bits(x))
+    with pytest.raises(InputError, match="plain column"):
+        to_spark("SELECT CAST(CAST(x + 1 AS BIT) AS BIGINT) FROM t")
 
 
 def _layered_bits_in_duckdb(x: np.ndarray) -> np.ndarray:
@@ -160,9 +145,11 @@ def _layered_bits_in_duckdb(x: np.ndarray) -> np.ndarray:
     return con.execute(sql).fetchnumpy()["b"]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50))
 def test_layered_order_code_equals_the_ieee_bits(xs):
+    """The arithmetic that replaces DuckDB's BIT cast on Spark, evaluated by DuckDB (it is
+    plain SQL): bit for bit the IEEE-754 pattern, for any finite double."""
     x = np.array(xs, dtype=np.float64)
     assert np.array_equal(_layered_bits_in_duckdb(x), _raw_bits(x))
 
@@ -170,16 +157,6 @@ def test_layered_order_code_equals_the_ieee_bits(xs):
 def test_spark_order_code_formula_on_adversarial_values_in_duckdb():
     x = _adversarial()
     assert np.array_equal(_layered_bits_in_duckdb(x), _raw_bits(x))
-    import duckdb
-    import pyarrow as pa
-
-    from sentinel_sql import dialect
-
-    x = _adversarial()
-    con = duckdb.connect()
-    con.register("t", pa.table({"__x": x + 0.0}))
-    got = con.execute(f"SELECT {dialect._RAW_BITS} AS b FROM t").fetchnumpy()["b"]
-    assert np.array_equal(got, _raw_bits(x))
 
 
 def test_order_code_on_spark_equals_numpy(spark):
