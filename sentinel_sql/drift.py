@@ -27,7 +27,7 @@ import numpy as np
 from . import exact, ks, scan, stats
 from .errors import InputError
 from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
-from .profiles import ColumnProfile, Profile, bin_counts, scan_profile
+from .profiles import ColumnProfile, Profile, bin_counts, scan_grid, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 from .spark import pick_engine
@@ -110,25 +110,19 @@ def compare(
         spark_master=spark_master,
     )
     con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
-    say("scanning reference")
-    ref_profile = pair.ref_profile
-    if ref_profile is None:
-        ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
-    say("scanning current")
-    # Against a profile no KS rounds run, so the counts between its PSI edges come from the
-    # wide pass (one sum per edge) instead of narrow passes (against raw data the joint KS
-    # rounds resolve them on the way), and the current histogram is made directly on the
-    # profile's coarser bins (SAVED_SHIFT: 16x fewer groups than the base bins).
-    edges = psi_edges(ref_profile, pair.plans_cur) if ref_src is None else None
-    cur_profile, cur_bins = scan_profile(
-        con, cur_src, pair.plans_cur, with_edges=False, edges=edges, shift=ref_profile.bin_shift
-    )
-    say("comparing")
-    resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
-    cur_resolver = exact.Resolver(con, [cur_src])
-    results = column_results(
-        ref_profile, cur_profile, pair.plans_cur, resolver, (cur_resolver, cur_bins)
-    )
+    if pair.ref_profile is None and getattr(con, "engine", "") != "spark":
+        say("scanning reference and current")
+        ref_profile, cur_profile, solved = _raw_pair(pair)
+        say("comparing")
+        results = column_results(ref_profile, cur_profile, pair.plans_cur, None, solved=solved)
+    elif getattr(con, "engine", "") != "spark":
+        say("scanning current")
+        ref_profile = pair.ref_profile
+        cur_profile, solved = _vs_profile(pair, ref_profile)
+        say("comparing")
+        results = column_results(ref_profile, cur_profile, pair.plans_cur, None, solved=solved)
+    else:
+        ref_profile, cur_profile, results = _via_profiles(pair, say)
     decide(results, alpha, psi_threshold, decision, null_threshold)
     schema_changes = pair.schema_changes
     drifted, detected = verdict(results, schema_changes, drift_share, schema_drift)
@@ -153,6 +147,88 @@ def compare(
         schema_changes=schema_changes,
         settings=settings,
     )
+
+
+def _raw_pair(pair: Pair) -> tuple[Profile, Profile, dict[str, tuple]]:
+    """Raw reference, DuckDB: one grouped pass per side on grids chosen from a sample of the
+    reference (``scan.grid_key``), then joint narrow rounds over both sides for the exact KS
+    statistic, the reference deciles and the counts of both sides at them."""
+    con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
+    numeric = [p for p in pair.plans_ref if p.kind == NUMERIC]
+    grid = scan.grids(con, ref_src, numeric)
+    ref_profile, ref_groups = scan_grid(con, ref_src, pair.plans_ref, grid)
+    cur_profile, cur_groups = scan_grid(con, cur_src, pair.plans_cur, grid)
+    work = {}
+    for p in pair.plans_cur:
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        if p.kind == NUMERIC and rc.finite and cc.finite:
+            sides = [ref_groups[p.name], cur_groups[p.name]]
+            bins = exact.Bins.from_grid(scan.FIRST_GRID, grid[p.name], sides)
+            work[p] = (bins, rc.finite, cc.finite)
+    found: dict[str, tuple] = {}
+    ks_d, _ = ks.ks_exact(exact.Resolver(con, [ref_src, cur_src]), work, found=found)
+    for name, (edges, ref_le, cur_le) in found.items():
+        for prof, le in ((ref_profile, ref_le), (cur_profile, cur_le)):
+            c = prof.columns[name]
+            c.edges, c.edge_counts = list(edges), bin_counts(le, c.finite)
+    return ref_profile, cur_profile, _with_wasserstein(ks_d, work, ref_profile, cur_profile)
+
+
+def _vs_profile(pair: Pair, ref_profile: Profile) -> tuple[Profile, dict[str, tuple]]:
+    """A saved profile as the reference, DuckDB: one grouped pass over the current on grids
+    centred by the profile's deciles, a narrow pass for the current's counts at the PSI edges
+    that fall inside a bin, and KS and Wasserstein bounded from the two kinds of bins."""
+    con, cur_src = pair.con, pair.cur_src
+    grid = {p.name: _profile_grid(ref_profile.columns[p.name]) for p in pair.plans_cur}
+    cur_profile, groups = scan_grid(con, cur_src, pair.plans_cur, grid)
+    bins, solved = {}, {}
+    for p in pair.plans_cur:
+        if p.kind == NUMERIC and cur_profile.columns[p.name].finite:
+            bins[p] = exact.Bins.from_grid(scan.FIRST_GRID, grid[p.name], [groups[p.name]])
+    edges = {p: (b, ref_profile.columns[p.name].edges or []) for p, b in bins.items()}
+    le = exact.counts_le(exact.Resolver(con, [cur_src]), edges)
+    for p, b in bins.items():
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        cc.edges, cc.edge_counts = list(rc.edges or []), bin_counts(le[p.name], cc.finite)
+        if rc.finite:
+            vmin, vmax = min(rc.min, cc.min), max(rc.max, cc.max)
+            solved[p.name] = ks.mixed_bounds(rc.bins(), b, rc.finite, cc.finite, vmin, vmax)
+    return cur_profile, solved
+
+
+def _profile_grid(c: ColumnProfile) -> tuple[float, float]:
+    """A grid for data compared with a saved column: centred on its median, scaled by the
+    spread of its deciles (any grid is exact; this one puts the bins where the data are)."""
+    if c.kind != NUMERIC or c.min is None or c.max is None:
+        return 0.0, 1.0
+    e = c.edges or [c.min, c.max]
+    return scan.grid_from(e[len(e) // 2], e[0], e[-1], c.min, c.max)
+
+
+def _via_profiles(pair: Pair, say: Callable[[str], None]) -> tuple[Profile, Profile, list]:
+    """The Spark engine: profiles of both sides on order-code bins (a saved profile as the
+    reference, or one made from it), then the statistics from them."""
+    con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
+    say("scanning reference")
+    ref_profile = pair.ref_profile
+    if ref_profile is None:
+        ref_profile, _ref_bins = scan_profile(con, ref_src, pair.plans_ref)
+    say("scanning current")
+    # Against a profile no KS rounds run, so the counts between its PSI edges come from the
+    # wide pass (one sum per edge) instead of narrow passes (against raw data the joint KS
+    # rounds resolve them on the way), and the current histogram is made directly on the
+    # profile's coarser bins (SAVED_SHIFT: 16x fewer groups than the base bins).
+    edges = psi_edges(ref_profile, pair.plans_cur) if ref_src is None else None
+    cur_profile, cur_bins = scan_profile(
+        con, cur_src, pair.plans_cur, with_edges=False, edges=edges, shift=ref_profile.bin_shift
+    )
+    say("comparing")
+    resolver = exact.Resolver(con, [ref_src, cur_src]) if ref_src is not None else None
+    cur_resolver = exact.Resolver(con, [cur_src])
+    results = column_results(
+        ref_profile, cur_profile, pair.plans_cur, resolver, (cur_resolver, cur_bins)
+    )
+    return ref_profile, cur_profile, results
 
 
 @dataclass
@@ -235,14 +311,47 @@ def column_results(
     plans: list[scan.ColumnPlan],
     resolver: exact.Resolver | None,
     current: tuple[exact.Resolver, dict[str, exact.Bins]] | None = None,
+    solved: dict[str, tuple] | None = None,
 ) -> list[dict]:
     """Statistics per column from two profiles (exact KS when ``resolver`` reads raw data).
 
     Current-side counts between the reference's PSI edges are taken from ``cur_profile``
     when it has them (monitoring computes them in its grouped scan); otherwise they are
     resolved exactly by narrow passes: on the two-sided bins of the KS search when both
-    sides are raw, or on ``current``'s bins.
+    sides are raw, or on ``current``'s bins. ``solved`` (``{column: ((D, bound), (W,
+    bound))}``): KS and Wasserstein found by the caller, whose profiles carry the edges.
     """
+    if solved is None:
+        solved = _solve(ref_profile, cur_profile, plans, resolver, current)
+    results = []
+    for p in plans:
+        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
+        if p.kind == NUMERIC:
+            results.append(_numeric(p, rc, cc, cc.edge_counts, solved.get(p.name)))
+        else:
+            results.append(_categorical(rc, cc))
+        results[-1]["null_fraction"] = {
+            "reference": _null_fraction(rc, ref_profile.rows),
+            "current": _null_fraction(cc, cur_profile.rows),
+        }
+        rp = rc.finite if p.kind == NUMERIC else rc.non_null
+        cp = cc.finite if p.kind == NUMERIC else cc.non_null
+        chi, pv, _dof = stats.chi2_homogeneity(
+            [ref_profile.rows - rp, rp], [cur_profile.rows - cp, cp]
+        )
+        results[-1]["missing_test"] = {"statistic": chi, "p_value": pv}
+    return results
+
+
+def _solve(
+    ref_profile: Profile,
+    cur_profile: Profile,
+    plans: list[scan.ColumnPlan],
+    resolver: exact.Resolver | None,
+    current: tuple[exact.Resolver, dict[str, exact.Bins]] | None,
+) -> dict[str, tuple]:
+    """KS and Wasserstein on the two profiles' order-code bins (and the current's PSI edge
+    counts where its profile lacks them)."""
     pair_bins = {}
     for p in plans:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
@@ -265,25 +374,19 @@ def column_results(
             cc = cur_profile.columns[p.name]
             cc.edges = list(ref_profile.columns[p.name].edges or [])
             cc.edge_counts = bin_counts(le[p.name], cc.finite)
-    results = []
-    for p in plans:
-        rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
-        if p.kind == NUMERIC:
-            bins = pair_bins.get(p, (None,))[0]
-            results.append(_numeric(p, rc, cc, cc.edge_counts, bins, ks_d.get(p.name)))
-        else:
-            results.append(_categorical(rc, cc))
-        results[-1]["null_fraction"] = {
-            "reference": _null_fraction(rc, ref_profile.rows),
-            "current": _null_fraction(cc, cur_profile.rows),
-        }
-        rp = rc.finite if p.kind == NUMERIC else rc.non_null
-        cp = cc.finite if p.kind == NUMERIC else cc.non_null
-        chi, pv, _dof = stats.chi2_homogeneity(
-            [ref_profile.rows - rp, rp], [cur_profile.rows - cp, cp]
-        )
-        results[-1]["missing_test"] = {"statistic": chi, "p_value": pv}
-    return results
+    return _with_wasserstein(ks_d, pair_bins, ref_profile, cur_profile)
+
+
+def _with_wasserstein(ks_d: dict, work: dict, ref: Profile, cur: Profile) -> dict[str, tuple]:
+    """``{column: (KS, Wasserstein)}``, Wasserstein on the two-sided bins of the KS search."""
+    out = {}
+    for p, (bins, n, m) in work.items():
+        rc, cc = ref.columns[p.name], cur.columns[p.name]
+        w = ks.wasserstein(bins, n, m, min(rc.min, cc.min), max(rc.max, cc.max))
+        out[p.name] = (ks_d[p.name], w)
+    return out
+
+
 
 
 def verdict(
@@ -371,7 +474,7 @@ def _pair_bins(rc: ColumnProfile, cc: ColumnProfile) -> exact.Bins:
     )
 
 
-def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, ks_d) -> dict:
+def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, solved) -> dict:
     out: dict[str, Any] = {
         "column": plan.name,
         "kind": NUMERIC,
@@ -383,14 +486,13 @@ def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, bins, 
     if n == 0 or m == 0:
         out["empty_side"] = "reference" if n == 0 else "current"
         return out
-    d, d_err = ks_d
+    (d, d_err), (w, w_err) = solved
     if d_err == 0.0:
         stat, p = stats.ks_p_value(d, n, m)
         out["ks"] = {"statistic": stat, "p_value": p}
     else:  # from a profile: the p-value of the midpoint, with the bound on D
         stat, p = stats.ks_p_value(d, n, m)
         out["ks"] = {"statistic": d, "p_value": p, "error_bound": d_err}
-    w, w_err = ks.wasserstein(bins, n, m, min(rc.min, cc.min), max(rc.max, cc.max))
     out["wasserstein"] = {"value": w, "error_bound": w_err}
     ref_counts = rc.edge_counts or [n]
     out["histogram"] = {

@@ -1,13 +1,20 @@
 """Exact order statistics, CDF values and the exact two-sample KS statistic from bin counts.
 
-Bins are data-independent intervals of the IEEE-754 order (``sql/engine_macros.sql``): a bin
-is the set of doubles whose order code lies in ``[lo, hi]``. Counts on such bins are exact, so
-an empirical CDF is known exactly at every bin edge. Where an answer lies inside a bin, a
-narrow pass either fetches that bin's values (small bins) or counts it on 2^16 times finer
-bins (large bins); a bin at shift 0 holds a single value. Rounds repeat until every answer is
-exact. Everything here is numpy on small arrays; the scans are in ``scan.py``.
-"""
+A bin is the set of doubles whose order code lies in ``[lo, hi]``, of one of two kinds:
 
+- order-code bins (profiles, monitoring, Spark): data-independent intervals of the IEEE-754
+  order (``sql/engine_macros.sql``), ``sentinel_ord(x) >> shift``, refined 2^8 times finer;
+- grid bins (a comparison of raw data on DuckDB): the groups of ``scan.grid_key`` on grid
+  ``q`` of a column's grid ``(m, c)``, with ``[lo, hi]`` the extremes of the rows seen in them,
+  refined on finer grids (``q`` + the bits of rows / ``REFINE_ROWS``) and fetched on the
+  finest. They need no bit cast, the slowest step of the order-code passes.
+
+Counts on either are exact, so an empirical CDF is known exactly at every bin edge. Where an
+answer lies inside a bin, a narrow pass either fetches that bin's values (small bins) or
+counts it on finer bins (large bins); a bin with ``lo == hi`` holds a single value. Rounds
+repeat until every answer is exact. Everything here is numpy on small arrays; the scans are
+in ``scan.py``.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,6 +30,8 @@ FETCH_MAX = 20_000  # a bin with more rows than this (both sides) is refined, no
 FETCH_TOTAL = 200_000  # more rows than this in one column's wanted bins: refine them all
 SMALL_TOTAL = 200_000  # columns with fewer finite rows on both sides are fetched whole
 REFINE_STEP = 8
+GRID_FETCH_TOTAL = 1_000_000  # grid bins: fetch up to this many rows a column in one round
+REFINE_ROWS = 64  # grid bins are refined into parts of about this many rows
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -46,9 +55,20 @@ class Bins:
 
     lo: np.ndarray
     hi: np.ndarray
-    shift: np.ndarray
+    shift: np.ndarray  # order-code bins: the shift; grid bins: the grid q
     counts: list[np.ndarray]  # one array per side
     values: dict[int, list[np.ndarray]] = field(default_factory=dict)  # lo -> values per side
+    key: np.ndarray | None = None  # grid bins (``scan.grid_key``): the key on grid q
+    grid: tuple[float, float] | None = None  # grid bins: the column's grid (m, c)
+
+    @property
+    def gridded(self) -> bool:
+        return self.key is not None
+
+    @property
+    def multi(self) -> np.ndarray:
+        """Bins that may hold more than one distinct value."""
+        return self.lo != self.hi
 
     @classmethod
     def from_keys(cls, shift: int, sides: list[tuple[np.ndarray, np.ndarray]]) -> Bins:
@@ -67,6 +87,58 @@ class Bins:
         hi = lo + (np.int64(1) << np.int64(shift)) - 1
         return cls(lo, hi, np.full(len(keys), shift, dtype=np.int64), counts)
 
+    @classmethod
+    def from_grid(
+        cls, q: int, grid: tuple[float, float], sides: list[tuple[np.ndarray, ...]]
+    ) -> Bins:
+        """Bins of grid ``q`` from each side's ``(keys, counts, lo, hi)`` (keys sorted, lo/hi
+        the order codes of the group's extremes): a bin spans the extremes of both sides."""
+        keys = np.unique(np.concatenate([s[0] for s in sides])) if sides else np.empty(0)
+        big = np.iinfo(np.int64).max
+        lo = np.full(len(keys), big, dtype=np.int64)
+        hi = np.full(len(keys), -big - 1, dtype=np.int64)
+        counts = []
+        for k, n, a, b in sides:
+            pos = np.searchsorted(keys, k)
+            c = np.zeros(len(keys), dtype=np.int64)
+            c[pos] = n
+            counts.append(c)
+            lo[pos] = np.minimum(lo[pos], a)
+            hi[pos] = np.maximum(hi[pos], b)
+        shift = np.full(len(keys), q, dtype=np.int64)
+        return cls(lo, hi, shift, counts, key=keys, grid=grid)
+
+    @staticmethod
+    def concat(parts: list[Bins]) -> Bins:
+        """Disjoint grid bins of one column (several grids), in value order."""
+        lo = np.concatenate([p.lo for p in parts])
+        order = np.argsort(lo, kind="stable")
+        sides = range(len(parts[0].counts))
+        return Bins(
+            lo[order],
+            np.concatenate([p.hi for p in parts])[order],
+            np.concatenate([p.shift for p in parts])[order],
+            [np.concatenate([p.counts[s] for p in parts])[order] for s in sides],
+            key=np.concatenate([p.key for p in parts])[order],
+            grid=parts[0].grid,
+        )
+
+    def whole(self) -> Bins:
+        """The same grid bins on grid 0 (at most 3: below the centre, around it, above it),
+        for small columns whose every value is fetched at once."""
+        if not len(self.lo) or self.key is None:
+            return self
+        k = np.trunc(self.key / 2.0 ** self.shift.astype(np.float64)) + 0.0
+        uniq, start = np.unique(k, return_index=True)
+        return Bins(
+            np.minimum.reduceat(self.lo, start),
+            np.maximum.reduceat(self.hi, start),
+            np.zeros(len(uniq), dtype=np.int64),
+            [np.add.reduceat(c, start) for c in self.counts],
+            key=uniq,
+            grid=self.grid,
+        )
+
     def coarsened(self, shift: int) -> Bins:
         """The same counts on bins ``shift`` wide (unresolved; values are dropped)."""
         keys = [self.lo >> np.int64(shift)] * len(self.counts)
@@ -77,14 +149,22 @@ class Bins:
         return Bins.from_keys(shift, sides)
 
     def resolved(self, i: int) -> bool:
-        return bool(self.shift[i] == 0) or int(self.lo[i]) in self.values
+        return bool(self.lo[i] == self.hi[i]) or int(self.lo[i]) in self.values
 
     def replace(self, i_list: list[int], sub: Bins) -> None:
         """Replace bins ``i_list`` by ``sub``, the bins their rows fall in at a finer shift."""
         keep = np.ones(len(self.lo), dtype=bool)
         keep[i_list] = False
+        key = self.key[keep] if self.key is not None else None
         parts = [
-            Bins(self.lo[keep], self.hi[keep], self.shift[keep], [c[keep] for c in self.counts]),
+            Bins(
+                self.lo[keep],
+                self.hi[keep],
+                self.shift[keep],
+                [c[keep] for c in self.counts],
+                key=key,
+                grid=self.grid,
+            ),
             sub,
         ]
         lo = np.concatenate([p.lo for p in parts])
@@ -92,6 +172,8 @@ class Bins:
         self.lo = lo[order]
         self.hi = np.concatenate([p.hi for p in parts])[order]
         self.shift = np.concatenate([p.shift for p in parts])[order]
+        if self.key is not None:
+            self.key = np.concatenate([p.key for p in parts])[order]
         self.counts = [
             np.concatenate([p.counts[s] for p in parts])[order] for s in range(len(self.counts))
         ]
@@ -111,10 +193,10 @@ class Resolver:
 
         ``fetch_all``: fetch every wanted bin whatever its size (small columns)."""
         n_src = len(self.sources)
-        fetches: list[dict] = [{} for _ in range(n_src)]
-        refines: list[dict] = [{} for _ in range(n_src)]
+        fetches: dict[ColumnPlan, list] = {}
+        refines: dict[ColumnPlan, Any] = {}
         todo_fetch: dict[ColumnPlan, list[int]] = {}
-        todo_refine: dict[ColumnPlan, tuple[int, int, list[int]]] = {}
+        todo_refine: dict[ColumnPlan, list[int]] = {}
         for plan, (bins, idx) in wanted.items():
             open_idx = sorted(i for i in idx if not bins.resolved(i))
             if not open_idx:
@@ -122,35 +204,59 @@ class Resolver:
             size = {i: sum(int(c[i]) for c in bins.counts) for i in open_idx}
             if fetch_all:
                 small, big = open_idx, []
-            elif sum(size.values()) > FETCH_TOTAL:  # too many rows to fetch: narrow bins first
+            elif sum(size.values()) > (GRID_FETCH_TOTAL if bins.gridded else FETCH_TOTAL):
+                # too many rows to fetch: narrow bins first
                 small, big = [], open_idx
             else:
                 small = [i for i in open_idx if size[i] <= FETCH_MAX]
                 big = [i for i in open_idx if size[i] > FETCH_MAX]
+            if bins.gridded:  # a bin on the finest grid is fetched whatever its size
+                small += [i for i in big if int(bins.shift[i]) >= scan.LAST_GRID]
+                big = [i for i in big if int(bins.shift[i]) < scan.LAST_GRID]
             if small:
                 todo_fetch[plan] = small
-                by_shift: dict[int, list[int]] = {}
+                by_grid: dict[int, list] = {}
                 for i in small:
-                    s = int(bins.shift[i])
-                    by_shift.setdefault(s, []).append(int(bins.lo[i]) >> s)
-                for s in range(n_src):
-                    fetches[s][plan] = sorted(by_shift.items())
-            if big:
+                    g = int(bins.shift[i])
+                    k = float(bins.key[i]) if bins.gridded else int(bins.lo[i]) >> g
+                    by_grid.setdefault(g, []).append(k)
+                fetches[plan] = sorted(by_grid.items())
+            if big and bins.gridded:
+                todo_refine[plan] = big
+                # one finer grid per parent grid (each is a branch, i.e. a scan): the finest
+                # any of its bins asks for (a sub-bin never holds more rows than its parent)
+                by_new: dict[int, tuple[int, list[float]]] = {}
+                for i in big:
+                    q = int(bins.shift[i])
+                    parts = max(2, size[i] // REFINE_ROWS)
+                    new_q = min(scan.LAST_GRID, q + (parts - 1).bit_length())
+                    nq, keys = by_new.get(q, (new_q, []))
+                    by_new[q] = (max(nq, new_q), [*keys, float(bins.key[i])])
+                refines[plan] = [(nq, q, keys) for q, (nq, keys) in sorted(by_new.items())]
+            elif big:
                 # refine one parent shift per round: the coarsest bins first
                 parent = int(max(bins.shift[i] for i in big))
                 big = [i for i in big if int(bins.shift[i]) == parent]
                 new_shift = max(0, parent - REFINE_STEP)  # 256 sub-bins a bin
-                todo_refine[plan] = (new_shift, parent, big)
-                keys = [int(bins.lo[i]) >> parent for i in big]
-                for s in range(n_src):
-                    refines[s][plan] = (new_shift, keys, parent)
+                todo_refine[plan] = big
+                refines[plan] = (new_shift, [int(bins.lo[i]) >> parent for i in big], parent)
         if not todo_fetch and not todo_refine:
             return False
-        fetched, refined = [], []
-        for s, src in enumerate(self.sources):
-            f, r = scan.narrow(self.con, src, fetches[s], refines[s])
-            fetched.append(f)
-            refined.append(r)
+        fetched: list[dict] = [{} for _ in range(n_src)]
+        refined: list[dict] = [{} for _ in range(n_src)]
+        for gridded in (False, True):
+            f_req = {p: v for p, v in fetches.items() if wanted[p][0].gridded == gridded}
+            r_req = {p: v for p, v in refines.items() if wanted[p][0].gridded == gridded}
+            if not f_req and not r_req:
+                continue
+            for s, src in enumerate(self.sources):
+                if gridded:
+                    grid = {p.name: wanted[p][0].grid for p in (*f_req, *r_req)}
+                    f, r = scan.narrow_grid(self.con, src, grid, f_req, r_req)
+                else:
+                    f, r = scan.narrow(self.con, src, f_req, r_req)
+                fetched[s].update(f)
+                refined[s].update(r)
         for plan, idx in todo_fetch.items():
             bins = wanted[plan][0]
             vals = [fetched[s][plan.name] for s in range(n_src)]
@@ -161,10 +267,19 @@ class Resolver:
                     v[np.searchsorted(o, lo, "left") : np.searchsorted(o, hi, "right")]
                     for v, o in zip(vals, ords, strict=True)
                 ]
-        for plan, (new_shift, _parent, idx) in todo_refine.items():
+        for plan, idx in todo_refine.items():
             bins = wanted[plan][0]
             sides = [refined[s][plan.name] for s in range(n_src)]
-            bins.replace(idx, _sub_bins(new_shift, sides))
+            if bins.gridded:
+                assert bins.grid is not None
+                parts = [
+                    Bins.from_grid(branch[0][0], bins.grid, [b[1:] for b in branch])
+                    for branch in zip(*sides, strict=True)
+                ]
+                sub = parts[0] if len(parts) == 1 else Bins.concat(parts)
+            else:
+                sub = _sub_bins(refines[plan][0], sides)
+            bins.replace(idx, sub)
         return True
 
 
@@ -202,7 +317,7 @@ def _locate_rank(bins: Bins, rank: int, side: int = 0) -> tuple[int, int]:
 def order_statistic(bins: Bins, rank: int, side: int = 0) -> float | None:
     """The ``rank``-th smallest value (0-based), or None while its bin is unresolved."""
     i, r = _locate_rank(bins, rank, side)
-    if bins.shift[i] == 0:
+    if bins.lo[i] == bins.hi[i]:
         return value_of(int(bins.lo[i]))
     vals = bins.values.get(int(bins.lo[i]))
     return None if vals is None else float(vals[side][r])
@@ -216,7 +331,7 @@ def count_le(bins: Bins, q: float, side: int = 0) -> int | None:
     before = int(cum[i - 1]) if i > 0 else 0
     if i == len(bins.lo) or int(bins.lo[i]) > oq:
         return before
-    if bins.shift[i] == 0:
+    if bins.lo[i] == bins.hi[i]:
         return int(cum[i])
     vals = bins.values.get(int(bins.lo[i]))
     return None if vals is None else before + int(np.searchsorted(vals[side], q, side="right"))
@@ -228,29 +343,45 @@ def bin_of_value(bins: Bins, q: float) -> int | None:
     return i if i < len(bins.lo) and int(bins.lo[i]) <= oq else None
 
 
+def decile_step(bins: Bins, N: int, side: int = 0) -> tuple[list[float], set[int]]:
+    """Exact ``numpy.quantile(x, DECILES)`` (linear) of one side from its bins, or the bins
+    still to resolve for it (then the list is incomplete)."""
+    if N == 0:
+        return [], set()
+    virtual = (N - 1) * np.array(DECILES, dtype=np.float64)
+    prev = np.floor(virtual).astype(np.int64)
+    nxt = np.minimum(prev + 1, N - 1)
+    gamma = virtual - prev
+    needed, qs = set(), []
+    for a_rank, b_rank, g in zip(prev, nxt, gamma, strict=True):
+        a = order_statistic(bins, int(a_rank), side)
+        b = order_statistic(bins, int(b_rank), side)
+        if a is None:
+            needed.add(_locate_rank(bins, int(a_rank), side)[0])
+        if b is None:
+            needed.add(_locate_rank(bins, int(b_rank), side)[0])
+        if a is not None and b is not None:
+            qs.append(_lerp(a, b, float(g)))
+    return qs, needed
+
+
+def counts_step(bins: Bins, qs: list[float], side: int = 0) -> tuple[list, set[int]]:
+    """Exact ``#(x <= q)`` of one side for each q, or the bins still to resolve for them."""
+    out, needed = [], set()
+    for q in qs:
+        c = count_le(bins, q, side)
+        if c is None:
+            needed.add(bin_of_value(bins, q))
+        out.append(c)
+    return out, needed
+
+
 def quantile_edges(resolver: Resolver, work: dict[ColumnPlan, Bins], n: dict[str, int]) -> dict:
     """Exact ``numpy.quantile(x, DECILES)`` (linear) per column, via narrow passes."""
     while True:
         wanted, result = {}, {}
         for plan, bins in work.items():
-            N = n[plan.name]
-            if N == 0:
-                result[plan.name] = []
-                continue
-            virtual = (N - 1) * np.array(DECILES, dtype=np.float64)
-            prev = np.floor(virtual).astype(np.int64)
-            nxt = np.minimum(prev + 1, N - 1)
-            gamma = virtual - prev
-            needed, qs = set(), []
-            for a_rank, b_rank, g in zip(prev, nxt, gamma, strict=True):
-                a = order_statistic(bins, int(a_rank))
-                b = order_statistic(bins, int(b_rank))
-                if a is None:
-                    needed.add(_locate_rank(bins, int(a_rank))[0])
-                if b is None:
-                    needed.add(_locate_rank(bins, int(b_rank))[0])
-                if a is not None and b is not None:
-                    qs.append(_lerp(a, b, float(g)))
+            qs, needed = decile_step(bins, n[plan.name])
             if needed:
                 wanted[plan] = (bins, needed)
             else:
@@ -276,12 +407,7 @@ def counts_le(
     while True:
         wanted, result = {}, {}
         for plan, (bins, qs) in work.items():
-            out, needed = [], set()
-            for q in qs:
-                c = count_le(bins, q, side)
-                if c is None:
-                    needed.add(bin_of_value(bins, q))
-                out.append(c)
+            out, needed = counts_step(bins, qs, side)
             if needed:
                 wanted[plan] = (bins, needed)
             else:

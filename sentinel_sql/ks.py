@@ -61,6 +61,7 @@ def ks_exact(
     resolver: Resolver | None,
     work: dict[ColumnPlan, tuple[Bins, int, int]],
     edges: dict[ColumnPlan, list[float]] | None = None,
+    found: dict[str, tuple[list[float], list[int], list[int]]] | None = None,
 ) -> tuple[dict[str, tuple[float, float]], dict[str, list[int]]]:
     """``{column: (D, error_bound)}`` for every column, resolving all columns together, and
     ``{column: [#(current <= e) for e in edges]}`` for the requested ``edges`` (exact counts of
@@ -69,6 +70,8 @@ def ks_exact(
     With a resolver (raw data on both sides) D is exact (bound 0); each round is one narrow
     scan per side for all columns. Without one (a saved profile on one side), D is the midpoint
     of rigorous lower and upper bounds from the bins, and the bound is half their gap.
+    With ``found`` (raw data on both sides), the reference deciles are resolved in the same
+    rounds too: ``found[column] = (edges, #(reference <= e), #(current <= e))``.
     """
     out: dict[str, tuple[float, float]] = {}
     le: dict[str, list[int]] = {}
@@ -77,37 +80,53 @@ def ks_exact(
         small = {}
         for p, (b, n, m) in list(work.items()):
             if n + m <= exact.SMALL_TOTAL:
-                coarse = b.coarsened(62)
+                coarse = b.whole() if b.gridded else b.coarsened(62)
                 work[p] = (coarse, n, m)
                 small[p] = (coarse, set(range(len(coarse.lo))))
         if small:
             resolver.run_round(small, fetch_all=True)
     pending = dict(work)
     edge_pending = dict(edges or {}) if resolver is not None else {}
-    while pending or edge_pending:
+    decile_pending = set(work) if found is not None and resolver is not None else set()
+    while pending or edge_pending or decile_pending:
         wanted: dict[ColumnPlan, tuple[Bins, set[int]]] = {}
+
         for plan, (bins, n, m) in pending.items():
             d, err, cand = _ks_step(bins, n, m)
             if cand and resolver is not None:
-                wanted[plan] = (bins, cand)
+                _want(wanted, plan, bins, cand)
             else:
                 out[plan.name] = (d, err if resolver is None else 0.0)
         for plan, qs in edge_pending.items():
             bins = work[plan][0]
-            counts = [exact.count_le(bins, q, 1) for q in qs]
-            if all(c is not None for c in counts):
+            counts, need = exact.counts_step(bins, qs, 1)
+            if need:
+                _want(wanted, plan, bins, need)
+            else:
                 le[plan.name] = counts
-                continue
-            need = {
-                exact.bin_of_value(bins, q) for q, c in zip(qs, counts, strict=True) if c is None
-            }
-            wanted[plan] = (bins, wanted.get(plan, (bins, set()))[1] | need)
+        for plan in list(decile_pending):
+            bins, n, _m = work[plan]
+            qs, need = exact.decile_step(bins, n, 0)
+            if not need:
+                qs = sorted(set(qs))
+                ref_le, need_r = exact.counts_step(bins, qs, 0)
+                cur_le, need_c = exact.counts_step(bins, qs, 1)
+                need = need_r | need_c
+            if need:
+                _want(wanted, plan, bins, need)
+            else:
+                found[plan.name] = (qs, ref_le, cur_le)  # type: ignore[index]
+                decile_pending.discard(plan)
         pending = {p: pending[p] for p in pending if p in wanted and p.name not in out}
         edge_pending = {p: q for p, q in edge_pending.items() if p.name not in le}
         if not wanted:
             break
         resolver.run_round(wanted)
     return out, le
+
+
+def _want(wanted: dict, plan: ColumnPlan, bins: Bins, need: set[int]) -> None:
+    wanted[plan] = (bins, wanted.get(plan, (bins, set()))[1] | need)
 
 
 def _fetched(bins: Bins) -> np.ndarray:
@@ -121,12 +140,12 @@ def _ks_step(bins: Bins, n: int, m: int) -> tuple[float, float, set[int]]:
     R0, C0, R1, C1 = _edges(bins)
     ext = KSExtreme()
     ext.add(R1, C1, n, m)
-    fetched = _fetched(bins) & (bins.shift != 0)
+    fetched = _fetched(bins) & bins.multi
     for i in np.flatnonzero(fetched):
         _, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
         ext.add(R, C, n, m)
     r, c = bins.counts
-    idx = np.flatnonzero((bins.shift != 0) & ~fetched & (r > 0) & (c > 0))
+    idx = np.flatnonzero(bins.multi & ~fetched & (r > 0) & (c > 0))
     lb = max(ext.max_num, -ext.min_num)
     d = ext.statistic(n, m)
     if not len(idx):
@@ -158,13 +177,13 @@ def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[f
     fs, fe = R0 / n - C0 / m, R1 / n - C1 / m
     # between bins no value lies, so both CDFs are flat there: exact
     total = float(np.sum(np.abs(fe[:-1]) * (a[1:] - b[:-1])))
-    fetched = _fetched(bins) & (bins.shift != 0) & (b > a)
+    fetched = _fetched(bins) & bins.multi & (b > a)
     for i in np.flatnonzero(fetched):
         pts, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
         diffs = np.concatenate([[fs[i]], R / n - C / m])
         xs = np.concatenate([[a[i]], pts, [b[i]]])
         total += float(np.sum(np.abs(diffs) * np.diff(xs)))
-    open_ = (bins.shift != 0) & ~fetched & (b > a)
+    open_ = bins.multi & ~fetched & (b > a)
     w = (b - a)[open_]
     lower = w * np.maximum.reduce(
         [np.zeros(len(w)), (R0 / n - C1 / m)[open_], (C0 / m - R1 / n)[open_]]
@@ -172,3 +191,50 @@ def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[f
     upper = w * np.maximum(np.abs(R1 / n - C0 / m)[open_], np.abs(R0 / n - C1 / m)[open_])
     total += float(np.sum((lower + upper) / 2))
     return float(total), float(np.sum((upper - lower) / 2))
+
+
+def _bracket(bins: Bins, counts: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``[L, U]`` on ``#(values <= x)`` at order codes ``x``: exact between bins and at
+    a bin's last code, anything from the rows before to the rows through the bin inside it."""
+    cum = np.concatenate([[0], np.cumsum(counts)])
+    idx = np.searchsorted(bins.hi, x, side="left")  # bins wholly below x
+    before = cum[idx]
+    j = np.minimum(idx, len(bins.lo) - 1)
+    inside = (idx < len(bins.lo)) & (bins.lo[j] <= x)
+    within = np.where(inside, counts[j], 0)
+    at_end = inside & (bins.hi[j] == x)
+    return before + np.where(at_end, within, 0), before + within
+
+
+def mixed_bounds(
+    ref: Bins, cur: Bins, n: int, m: int, vmin: float, vmax: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """KS D and Wasserstein-1, each as ``(midpoint, error_bound)``, from two sides binned on
+    different bins (a saved profile's order-code bins and the current's grid bins, one count
+    array each). Both CDF brackets (``_bracket``) are constant between consecutive bin
+    starts, ends and the codes after the ends of either side, so the extreme gaps over those
+    points bound D from both sides, and the gaps times the widths bound the integral."""
+    omin, omax = ord_of(np.array([vmin, vmax]))
+    pts = np.concatenate([[omin, omax], *(b for x in (ref, cur) for b in (x.lo, x.hi, x.hi + 1))])
+    pts = np.unique(pts[(pts >= omin) & (pts <= omax)])
+    Lr, Ur = _bracket(ref, ref.counts[0], pts)
+    Lc, Uc = _bracket(cur, cur.counts[0], pts)
+    if n * m > 2**62:  # exact integer numerators
+        Lr, Ur, Lc, Uc = (a.astype(object) for a in (Lr, Ur, Lc, Uc))
+    lower = np.maximum(np.maximum(Lr * m - Uc * n, Lc * n - Ur * m), 0)
+    upper = np.maximum(Ur * m - Lc * n, Uc * n - Lr * m)
+    lb, ub = int(lower.max()), int(upper.max())
+    lo, hi = lb / (n * m), ub / (n * m)
+    if lb == ub:  # exact: D as scipy computes it, from a point where both CDFs are known
+        known = (Lr == Ur) & (Lc == Uc)
+        ext = KSExtreme()
+        ext.add(np.asarray(Lr[known], np.int64), np.asarray(Lc[known], np.int64), n, m)
+        if max(ext.max_num, -ext.min_num) == lb:
+            lo = hi = ext.statistic(n, m)
+    with np.errstate(invalid="ignore", over="ignore"):
+        widths = np.diff(np.concatenate([_values_of(pts), [vmax]]))
+        w_lo, w_hi = (
+            float(np.sum(np.where(g > 0, widths * (g.astype(np.float64) / (n * m)), 0.0)))
+            for g in (lower, upper)
+        )
+    return ((lo + hi) / 2, (hi - lo) / 2), ((w_lo + w_hi) / 2, (w_hi - w_lo) / 2)

@@ -200,6 +200,37 @@ def scan_profile(
     return prof, bins
 
 
+def scan_grid(
+    con: Any, src: Any, plans: list[ColumnPlan], grid: dict[str, tuple[float, float]]
+) -> tuple[Profile, dict[str, tuple[np.ndarray, ...]]]:
+    """Profile ``src`` for a comparison with raw data: one grouped pass (counts, sums and the
+    groups of each numeric column on its grid ``grid[name]``, see ``scan.grid_key``) and the
+    category counts. The profile has no order-code bins, no sum of squares and no deciles
+    (the joint narrow rounds of the comparison find those); returns it with each column's
+    groups ``(keys, counts, lo, hi)``."""
+    numeric = [p for p in plans if p.kind == "numeric"]
+    rows, hists = scan.grid_pass(con, src, numeric, grid)
+    if rows == 0:
+        raise InputError(f"{src.label}: dataset is empty")
+    cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)
+    cols: dict[str, Any] = {}
+    for p in plans:
+        if p.kind == "numeric":
+            h = hists[p.name]
+            non_null = rows - h["nulls"]
+            cols[p.name] = {
+                "non_null": non_null,
+                "finite": non_null - h["non_finite"],
+                **{k: h[k] for k in ("min", "max", "sum")},
+                "sum_sq": float("nan"),  # not computed (nothing in a comparison reads it)
+            }
+        else:
+            counts = cats.get(None, {}).get(p.name, {})
+            cols[p.name] = {"non_null": sum(counts.values()), "categories": counts}
+    prof = from_summary(src.label, {"rows": rows, "columns": cols}, {}, plans)
+    return prof, {n: (h["keys"], h["n"], h["lo"], h["hi"]) for n, h in hists.items()}
+
+
 def from_summary(
     source: str,
     summary: dict[str, Any],

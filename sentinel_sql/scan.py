@@ -4,7 +4,10 @@
 - ``histograms``: exact bin counts of every numeric column on data-independent bins
   (``sentinel_ord(x) >> shift``, see ``sql/engine_macros.sql``), optionally restricted to
   ranges of bins — the refinement step of the exact narrow pass;
-- ``fetch``: the values of a few bins, for the exact KS statistic and exact quantiles.
+- ``fetch``: the values of a few bins, for the exact KS statistic and exact quantiles;
+- ``grid_pass`` / ``narrow_grid``: the same on the raw comparison's bins, grids of a
+  monotone transform of the values (``grid_key``): plain arithmetic, no bit cast (the bit
+  cast costs ~12 ns a value in DuckDB, as much as a whole grouped pass).
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def summarize(
                 aggs.append(f"sum(CAST(f{i} <= ? AS INTEGER))")  # cheaper than FILTER
                 params.append(float(e))
         else:
-            aggs.append(f"count(v{i})")  # categories: _categories (histogram() here is slow)
+            aggs.append(f"count(v{i})")  # categories: categories() (histogram() here is slow)
     cols = sorted({p.name for p in plans} | set(group.columns if group else ()))
     if group:
         inner.append(f"({group.sql}) AS g")
@@ -114,7 +117,7 @@ def summarize(
         sql += " GROUP BY g ORDER BY g"
         params = params + list(group.params)  # outer aggregates come first in the text
     rows = _run(con, src, sql, params).fetchall()
-    cats = _categories(con, src, [p for p in plans if p.kind != "numeric"], group)
+    cats = categories(con, src, [p for p in plans if p.kind != "numeric"], group)
     out = {r[0] if group else None: _summary_row(r[1:] if group else r, plans, edges) for r in rows}
     for g, summary in out.items():
         for name, counts in cats.get(g, {}).items():
@@ -122,7 +125,7 @@ def summarize(
     return out if group else out[None]
 
 
-def _categories(
+def categories(
     con: Any, src: Source, plans: list[ColumnPlan], group: Grouping | None
 ) -> dict[Any, dict[str, dict[str, int]]]:
     """Category counts per column (one GROUP BY branch per column): ``{g: {name: counts}}``."""
@@ -312,3 +315,199 @@ def narrow(
             order = np.argsort(k[sel], kind="stable")
             refined[p.name] = tuple(x[sel][order].astype(np.int64) for x in (k, n, omin, omax))
     return fetched, refined
+
+
+# ---------------------------------------------------------------- grids (raw compare)
+#
+# The raw comparison bins values on a grid of ``y = 1 - c / (|x - m| + c)`` in [0, 1] (m and
+# c per column, from a sample of the reference): key ``sign(x - m) * trunc(y * 2^q)``. Each
+# step (a subtraction, |.|, an addition, a division, a subtraction, a product by a power of
+# two) is correctly rounded and monotone, so the key never decreases as x grows: bins are
+# intervals, the grid at q' > q nests inside the grid at q, and a later narrow pass computes
+# the same key for the same row (numpy is never asked to). y spreads the values around m
+# evenly and squeezes the tails (a heavy tail fills a few bins, not millions), which keeps the
+# first pass at ~10^5 groups a column with few rows in the bins a KS maximum can lie in.
+# y is a multiple of 2^-53, so grids stop at q = 53; a bin there still holding several values
+# (values closer than y can tell apart) is fetched whatever its size. ``+ x * 0.0`` makes the
+# key of +-inf and NaN NaN (one group); NULL stays NULL: the first pass counts nulls and
+# non-finite values in the same GROUP BY.
+
+FIRST_GRID = 16  # the first pass's q: ~2^17 bins at most a column
+LAST_GRID = 53  # y has 53 bits: no finer grid separates more values
+
+
+def grid_key(value: str = "f") -> str:
+    """The SQL key of ``value`` on the grid given by the next five parameters
+    (``grid_params``)."""
+    return (
+        f"sign({value} - ?) * trunc((1.0::DOUBLE - ? / (abs({value} - ?) + ?)) * ?)"
+        f" + {value} * 0.0::DOUBLE"
+    )
+
+
+def grid_params(grid: tuple[float, float], q: int) -> list[float]:
+    m, c = grid
+    return [m, c, m, c, 2.0 ** int(q)]
+
+
+def grids(con: Any, src: Source, plans: list[ColumnPlan]) -> dict[str, tuple[float, float]]:
+    """Each numeric column's grid centre and scale ``(m, c)``: the median and half the
+    interquartile range of a ~1% sample (any positive c is exact; a good one means fewer
+    rounds)."""
+    if not plans:
+        return {}
+    aggs = []
+    for i, _p in enumerate(plans):
+        aggs += [f"quantile_cont(f{i}, [0.25, 0.5, 0.75])", f"min(f{i})", f"max(f{i})"]
+    inner = ", ".join(f"{finite_sql(p.expr)} AS f{i}" for i, p in enumerate(plans))
+    cols = sorted({p.name for p in plans})
+    row = None
+    for sample in ("{} USING SAMPLE 1% (system)", "(SELECT * FROM {} LIMIT 100000)"):
+        sample = sample.format(src.from_clause(cols))  # a LazyFrame stream is read once
+        row = _run(con, src, f"SELECT {', '.join(aggs)} FROM (SELECT {inner} FROM {sample})")
+        row = row.fetchall()[0]
+        if all(v is not None for v in row[1::3]):
+            break
+    return {p.name: _grid_for(*row[3 * i : 3 * i + 3]) for i, p in enumerate(plans)}
+
+
+def _grid_for(qs: list | None, lo: float | None, hi: float | None) -> tuple[float, float]:
+    if not qs or lo is None or hi is None:
+        return 0.0, 1.0
+    return grid_from(qs[1], qs[0], qs[2], lo, hi)
+
+
+def grid_from(mid: float, a: float, b: float, lo: float, hi: float) -> tuple[float, float]:
+    """The grid ``(m, c)`` centred on ``mid``, scaled by half the spread ``[a, b]`` (else of
+    ``[lo, hi]``, else 1): c must be positive and finite, any such c is exact."""
+    for x, y in ((a, b), (lo, hi)):
+        half = y / 2 - x / 2  # never overflows
+        if 1e-300 <= half < float("inf"):
+            return float(mid), float(half)
+    return float(mid), max(1.0, abs(float(mid)))
+
+
+def grid_pass(
+    con: Any, src: Source, plans: list[ColumnPlan], grid: dict[str, tuple[float, float]]
+) -> tuple[int, dict[str, dict[str, Any]]]:
+    """Rows, and per numeric column its groups on its grid at ``FIRST_GRID``: ``{name:
+    {"keys", "n", "lo", "hi" (order codes of each group's extremes), "nulls", "non_finite",
+    "min", "max", "sum"}}``. One branch per column, one scan. (No sum of squares: nothing
+    in a comparison reads it, and each aggregate costs ~10% of this pass.)"""
+    branches = [
+        "SELECT -1 AS c, NULL::DOUBLE AS k, count(*) AS n, NULL::DOUBLE AS s1,"
+        " NULL::DOUBLE AS lo, NULL::DOUBLE AS hi"
+        f" FROM {src.from_clause([p.name for p in plans][:1] or None)}"
+    ]
+    params: list = []
+    for i, p in enumerate(plans):
+        branches.append(
+            f"SELECT {i} AS c, k, count(*) AS n, sum(f) AS s1, min(f) AS lo, max(f) AS hi"
+            f" FROM (SELECT f, {grid_key()} AS k FROM (SELECT CAST({p.expr} AS DOUBLE) AS f"
+            f" FROM {src.from_clause([p.name])})) GROUP BY k"
+        )
+        params += grid_params(grid[p.name], FIRST_GRID)
+    tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
+    c = _np(tbl.column("c"))
+    k_col = tbl.column("k").combine_chunks()
+    null_key = _np(k_col.is_null()).astype(bool)
+    k = _np(k_col.fill_null(0.0)) + 0.0  # -0.0 and 0.0 are one group
+    n = _np(tbl.column("n"))
+    rest = {x: _np(tbl.column(x).combine_chunks().fill_null(0.0)) for x in ("s1", "lo", "hi")}
+    rows = int(n[c == -1].sum())
+    out: dict[str, dict[str, Any]] = {}
+    for i, p in enumerate(plans):
+        mine = c == i
+        nan_key = mine & ~null_key & np.isnan(k)
+        fin = mine & ~null_key & ~np.isnan(k)
+        order = np.argsort(k[fin], kind="stable")
+        lo, hi = rest["lo"][fin][order], rest["hi"][fin][order]
+        out[p.name] = {
+            "keys": k[fin][order],
+            "n": n[fin][order].astype(np.int64),
+            "lo": _ord(lo),
+            "hi": _ord(hi),
+            "nulls": int(n[mine & null_key].sum()),
+            "non_finite": int(n[nan_key].sum()),
+            "min": float(lo.min()) if len(lo) else None,
+            "max": float(hi.max()) if len(hi) else None,
+            "sum": _fsum(rest["s1"][fin]),
+        }
+    return rows, out
+
+
+def _fsum(x: np.ndarray) -> float:
+    import math
+
+    try:
+        return math.fsum(x.tolist()) if len(x) else 0.0
+    except OverflowError:  # partial sums beyond the double range: as a plain sum does
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(x))
+
+
+def _ord(x: np.ndarray) -> np.ndarray:
+    b = (np.asarray(x, dtype=np.float64) + 0.0).view(np.int64)
+    return np.where(b >= 0, b, b ^ np.int64(0x7FFFFFFFFFFFFFFF))
+
+
+def narrow_grid(
+    con: Any,
+    src: Source,
+    grid: dict[str, tuple[float, float]],
+    fetches: dict[ColumnPlan, list[tuple[int, list[float]]]],
+    refines: dict[ColumnPlan, list[tuple[int, int, list[float]]]],
+) -> tuple[dict[str, np.ndarray], dict[str, list[tuple]]]:
+    """One narrow pass on the columns' grids (``grid[name]``): ``fetches[plan] = [(q,
+    keys)]`` asks for the sorted values of those bins; ``refines[plan] = [(new_q, q, keys)]``
+    for the groups at ``new_q`` inside those bins (count and extremes). Returns
+    ``fetched[name]`` (sorted values) and ``refined[name] = [(new_q, keys, n, lo, hi), ...]``
+    (lo/hi as order codes), one entry per refine request."""
+    plans = [p for p in dict.fromkeys([*fetches, *refines]) if fetches.get(p) or refines.get(p)]
+    if not plans:
+        return {}, {}
+    branches, params, what = [], [], []
+    member = f"{grid_key()} IN (SELECT unnest(CAST(? AS DOUBLE[])))"
+    for p in plans:
+
+        def base(p: ColumnPlan = p) -> str:  # a fresh scan per branch (LazyFrame streams)
+            return f"(SELECT CAST({p.expr} AS DOUBLE) AS f FROM {src.from_clause([p.name])})"
+
+        g = grid[p.name]
+        for q, keys in fetches.get(p, []):
+            branches.append(
+                f"SELECT {len(what)} AS b, NULL::DOUBLE AS k, f AS v, count(*) AS n,"
+                f" NULL::DOUBLE AS lo, NULL::DOUBLE AS hi FROM {base()} WHERE {member} GROUP BY f"
+            )
+            params += [*grid_params(g, q), [float(x) for x in keys]]
+            what.append((p, "fetch", q))
+        for new_q, q, keys in refines.get(p, []):
+            branches.append(
+                f"SELECT {len(what)} AS b, {grid_key()} AS k, NULL::DOUBLE AS v, count(*) AS n,"
+                f" min(f) AS lo, max(f) AS hi FROM {base()} WHERE {member} GROUP BY 2"
+            )
+            params += [*grid_params(g, new_q), *grid_params(g, q), [float(x) for x in keys]]
+            what.append((p, "refine", new_q))
+    tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
+    b = _np(tbl.column("b"))
+    cols = {x: _np(tbl.column(x).combine_chunks().fill_null(0.0)) for x in ("k", "v", "lo", "hi")}
+    n = _np(tbl.column("n")).astype(np.int64)
+    fetched: dict[str, list[np.ndarray]] = {}
+    refined: dict[str, list[tuple]] = {}
+    for j, (p, kind, q) in enumerate(what):
+        sel = b == j
+        if kind == "fetch":
+            fetched.setdefault(p.name, []).append(np.repeat(cols["v"][sel], n[sel]))
+        else:
+            k = cols["k"][sel] + 0.0
+            order = np.argsort(k, kind="stable")
+            refined.setdefault(p.name, []).append(
+                (
+                    q,
+                    k[order],
+                    n[sel][order],
+                    _ord(cols["lo"][sel][order]),
+                    _ord(cols["hi"][sel][order]),
+                )
+            )
+    return {k: np.sort(np.concatenate(v)) for k, v in fetched.items()}, refined

@@ -4,10 +4,13 @@ import pytest
 @pytest.fixture
 def force_narrow(monkeypatch):
     """Make the engine take its refine/fetch paths even on tiny data."""
-    from sentinel_sql import exact
+    from sentinel_sql import exact, scan
 
     monkeypatch.setattr(exact, "SMALL_TOTAL", 0)
     monkeypatch.setattr(exact, "FETCH_MAX", 3)
+    monkeypatch.setattr(exact, "GRID_FETCH_TOTAL", 20)
+    monkeypatch.setattr(exact, "REFINE_ROWS", 2)
+    monkeypatch.setattr(scan, "FIRST_GRID", 1)  # a coarse first pass: deep refinement
 
 
 @pytest.fixture(scope="session")
