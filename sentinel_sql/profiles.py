@@ -201,15 +201,19 @@ def scan_profile(
 
 
 def scan_grid(
-    con: Any, src: Any, plans: list[ColumnPlan], grid: dict[str, tuple[float, float]]
+    con: Any,
+    src: Any,
+    plans: list[ColumnPlan],
+    grid: dict[str, tuple[float, float]],
+    q: int,
 ) -> tuple[Profile, dict[str, tuple[np.ndarray, ...]]]:
-    """Profile ``src`` for a comparison with raw data: one grouped pass (counts, sums and the
-    groups of each numeric column on its grid ``grid[name]``, see ``scan.grid_key``) and the
+    """Profile ``src`` for a comparison: one grouped pass (counts, sums and the groups of
+    each numeric column on its grid ``grid[name]`` at ``q``, see ``scan.grid_key``) and the
     category counts. The profile has no order-code bins, no sum of squares and no deciles
-    (the joint narrow rounds of the comparison find those); returns it with each column's
-    groups ``(keys, counts, lo, hi)``."""
+    (the narrow rounds of the comparison find those); returns it with each column's groups
+    ``(keys, counts, lo, hi)``."""
     numeric = [p for p in plans if p.kind == "numeric"]
-    rows, hists = scan.grid_pass(con, src, numeric, grid)
+    rows, hists = scan.grid_pass(con, src, numeric, grid, q)
     if rows == 0:
         raise InputError(f"{src.label}: dataset is empty")
     cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)

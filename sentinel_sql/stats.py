@@ -33,6 +33,25 @@ __all__ = [
     "psi",
 ]
 
+def warm_scipy() -> None:
+    """Start importing ``scipy.stats`` (~1 s) on a thread, to overlap the scans that come
+    before the p-values need it (DuckDB releases the GIL while it scans). The import lock
+    makes a later ``import scipy.stats`` wait for it; not a daemon, so that interpreter
+    shutdown never interrupts an import half done."""
+    import sys
+    import threading
+
+    if "scipy.stats" not in sys.modules:
+        threading.Thread(target=_import_scipy_stats, name="sentinel-warm-scipy").start()
+
+
+def _import_scipy_stats() -> None:
+    try:
+        import scipy.stats  # noqa: F401
+    except Exception:  # pragma: no cover - reported where it is used
+        pass
+
+
 #: ``scipy.stats.ks_2samp`` with ``method="auto"`` is exact up to this sample size.
 KS_MAX_AUTO_N = 10000
 

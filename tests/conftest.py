@@ -9,6 +9,7 @@ def force_narrow(monkeypatch):
     monkeypatch.setattr(exact, "SMALL_TOTAL", 0)
     monkeypatch.setattr(exact, "FETCH_MAX", 3)
     monkeypatch.setattr(exact, "GRID_FETCH_TOTAL", 20)
+    monkeypatch.setattr(exact, "GRID_FETCH_MAX", 3)
     monkeypatch.setattr(exact, "REFINE_ROWS", 2)
     monkeypatch.setattr(scan, "FIRST_GRID", 1)  # a coarse first pass: deep refinement
 
