@@ -17,7 +17,9 @@ in ``scan.py``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -388,14 +390,22 @@ def counts_step(bins: Bins, qs: list[float], side: int = 0) -> tuple[list, set[i
 
 def quantile_edges(resolver: Resolver, work: dict[ColumnPlan, Bins], n: dict[str, int]) -> dict:
     """Exact ``numpy.quantile(x, DECILES)`` (linear) per column, via narrow passes."""
+    return _resolve_all(
+        resolver, {p: (b, partial(decile_step, N=n[p.name])) for p, b in work.items()}
+    )
+
+
+def _resolve_all(resolver: Resolver, steps: dict[ColumnPlan, tuple[Bins, Callable]]) -> dict:
+    """Narrow rounds until every column's ``step(bins) -> (answer, bins still needed)`` has
+    its answer: ``{column: answer}``."""
     while True:
         wanted, result = {}, {}
-        for plan, bins in work.items():
-            qs, needed = decile_step(bins, n[plan.name])
+        for plan, (bins, step) in steps.items():
+            out, needed = step(bins)
             if needed:
                 wanted[plan] = (bins, needed)
             else:
-                result[plan.name] = qs
+                result[plan.name] = out
         if not wanted:
             return result
         resolver.run_round(wanted)
@@ -414,14 +424,6 @@ def counts_le(
 ) -> dict:
     """Exact ``#(x <= q)`` for each requested point q, per column, via narrow passes
     (``side`` picks the count array of two-sided bins)."""
-    while True:
-        wanted, result = {}, {}
-        for plan, (bins, qs) in work.items():
-            out, needed = counts_step(bins, qs, side)
-            if needed:
-                wanted[plan] = (bins, needed)
-            else:
-                result[plan.name] = out
-        if not wanted:
-            return result
-        resolver.run_round(wanted)
+    return _resolve_all(
+        resolver, {p: (b, partial(counts_step, qs=qs, side=side)) for p, (b, qs) in work.items()}
+    )
