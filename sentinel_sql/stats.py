@@ -31,7 +31,9 @@ __all__ = [
     "ks_p_value",
     "linf",
     "psi",
+    "smirnov_sf",
 ]
+
 
 def warm_scipy() -> None:
     """Start importing ``scipy.stats`` (~1 s) on a thread, to overlap the scans that come
@@ -101,7 +103,8 @@ def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, float]:
     * ``max(n1, n2) <= 10000``: scipy's exact distribution. The statistic is rounded to
       the lattice ``h / lcm(n1, n2)`` that ``d`` lies on; if the exact computation fails
       numerically, the asymptotic path below runs with that rounded statistic.
-    * otherwise: ``kstwo.sf(d, round(n1*n2 / (n1+n2)))``.
+    * otherwise: ``kstwo.sf(d, round(n1*n2 / (n1+n2)))``; its slow branch (scipy's exact
+      Smirnov sum for n up to 10^6) is computed by ``smirnov_sf``, to 1e-9 relative.
 
     The p-value is clipped to ``[0, 1]``.
 
@@ -128,13 +131,73 @@ def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, float]:
         if success:
             return d, float(np.clip(prob, 0.0, 1.0))
 
-    from scipy.stats import distributions
-
     # scipy sorts the sizes because its one-sided formula is not symmetric in them.
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    en = m * n / (m + n)
-    prob = distributions.kstwo.sf(d, np.round(en))
+    en = float(np.round(m * n / (m + n)))
+    if _SMIRNOV_MIN_N < en <= _SMIRNOV_MAX_N and 0.0 < d < 0.5 and 2.2 <= en * d * d < 370.0:
+        # kstwo.sf's branch "2 * smirnov(n, d)": scipy sums all ~n terms in double-double
+        # arithmetic (up to 1.7 s at n = 10^6); the same sum, anchored and stepped in logs
+        return d, float(np.clip(2.0 * smirnov_sf(int(en), d), 0.0, 1.0))
+
+    from scipy.stats import distributions
+
+    prob = distributions.kstwo.sf(d, en)
     return d, float(np.clip(prob, 0.0, 1.0))
+
+
+#: ``scipy.stats.kstwo.sf`` takes ``2 * scipy.special.smirnov(n, d)`` for these n (and
+#: 2.2 <= n d^2 < 370, d < 0.5); above 10^6 scipy's smirnov is asymptotic and fast.
+_SMIRNOV_MIN_N, _SMIRNOV_MAX_N = 140, 1_000_000
+
+
+def smirnov_sf(n: int, d: float) -> float:
+    """``P(D+_n >= d)``, the one-sided one-sample KS survival function, as
+    ``scipy.special.smirnov(n, d)`` (tested to 1e-9 relative, or 1e-300 absolute, for
+    140 < n <= 10^6 and 2.2 <= n d^2 < 370).
+
+    Birnbaum–Tingey: ``d * sum_{v=0}^{floor(n(1-d))} C(n,v) (d+v/n)^(v-1) (1-d-v/n)^(n-v)``.
+    The log of the v = 0 term, ``-log d + n log1p(-d)``, is accurate; each next term's log
+    adds ``log((n-v)/(v+1)) + log(a') + (v-1) log1p(1/(n a)) + (n-v-1) log1p(-1/(n b)) - log b``
+    (``a = d + v/n``, ``b = 1 - a``), all pieces of order one, accumulated with blocked,
+    compensated prefix sums; the terms within e^-80 of the largest are summed by ``fsum``.
+    Taking logs of C(n, v) and the powers directly (pieces ~10^6) loses ~3e-9.
+    """
+    nn = int(math.floor(n * (1.0 - d)))
+    v = np.arange(0, nn, dtype=np.float64)  # the step from term v to term v + 1
+    a = d + v / n
+    b = (n * (1.0 - d) - v) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = (
+            np.log((n - v) / (v + 1))
+            + np.log(d + (v + 1) / n)
+            + (v - 1) * np.log1p(1 / (n * a))
+            + (n - v - 1) * np.log1p(-1 / (n * b))
+            - np.log(b)
+        )
+    first = -math.log(d) + n * math.log1p(-d)
+    logs = np.concatenate([[first], first + _prefix_sums(steps)])
+    logs = logs[np.isfinite(logs)]
+    top = float(logs.max())
+    near = logs[logs > top - 80.0]
+    return d * math.exp(top) * math.fsum(np.exp(near - top).tolist())
+
+
+def _prefix_sums(x: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Prefix sums, exact to ~block ulps: cumsum inside blocks, Kahan-summed block offsets."""
+    size = len(x)
+    if size == 0:
+        return x
+    rows = np.concatenate([x, np.zeros((-size) % block)]).reshape(-1, block)
+    inside = np.cumsum(rows, axis=1)
+    offsets = np.empty(len(rows))
+    total = comp = 0.0
+    for k, t in enumerate(inside[:, -1].tolist()):
+        offsets[k] = total - comp
+        y = t - comp
+        nxt = total + y
+        comp = (nxt - total) - y
+        total = nxt
+    return (inside + offsets[:, None]).ravel()[:size]
 
 
 # --------------------------------------------------------------------------- binned

@@ -464,3 +464,30 @@ def test_importing_stats_does_not_import_scipy() -> None:
     code = "import sys, sentinel_sql.stats; assert 'scipy' not in sys.modules, 'scipy imported'"
     root = Path(stats.__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(141, 200_000), st.floats(2.2, 369.9))
+def test_smirnov_sum_matches_scipy(n, nd2):
+    """The branch of kstwo.sf that scipy computes by an exact sum over ~n terms."""
+    import scipy.special as sc
+
+    d = math.sqrt(nd2 / n)
+    if d >= 0.5:
+        return
+    got, want = stats.smirnov_sf(n, d), sc.smirnov(n, d)
+    assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-300)
+
+
+@pytest.mark.parametrize("n", [999_999, 1_000_000, 654_321])
+@pytest.mark.parametrize("nd2", [2.2, 9.0, 150.0, 369.0])
+def test_smirnov_sum_at_the_largest_sizes(n, nd2):
+    import scipy.special as sc
+    from scipy.stats import distributions
+
+    d = math.sqrt(nd2 / n)
+    assert math.isclose(stats.smirnov_sf(n, d), sc.smirnov(n, d), rel_tol=1e-9, abs_tol=1e-300)
+    # the two-sample p-value equals kstwo.sf wherever it goes through the sum
+    n1 = n2 = 2 * n
+    _, p = stats.ks_p_value(d, n1, n2)
+    assert math.isclose(p, distributions.kstwo.sf(d, n), rel_tol=1e-9, abs_tol=1e-300)
