@@ -115,19 +115,18 @@ def compare(
     )
     con, ref_src, cur_src = pair.con, pair.ref_src, pair.cur_src
     stats.warm_scipy()  # the p-values need it once the scans are done
-    if pair.ref_profile is None and getattr(con, "engine", "") != "spark":
-        say("scanning reference and current")
-        ref_profile, cur_profile, solved = _raw_pair(pair)
-        say("comparing")
-        results = column_results(ref_profile, cur_profile, pair.plans_cur, None, solved=solved)
-    elif getattr(con, "engine", "") != "spark":
-        say("scanning current")
-        ref_profile = pair.ref_profile
-        cur_profile, solved = _vs_profile(pair, ref_profile)
-        say("comparing")
-        results = column_results(ref_profile, cur_profile, pair.plans_cur, None, solved=solved)
-    else:
+    if getattr(con, "engine", "") == "spark":
         ref_profile, cur_profile, results = _via_profiles(pair, say)
+    else:
+        if pair.ref_profile is None:
+            say("scanning reference and current")
+            ref_profile, cur_profile, solved = _raw_pair(pair)
+        else:
+            say("scanning current")
+            ref_profile = pair.ref_profile
+            cur_profile, solved = _vs_profile(pair, ref_profile)
+        say("comparing")
+        results = column_results(ref_profile, cur_profile, pair.plans_cur, None, solved=solved)
     decide(results, alpha, psi_threshold, decision, null_threshold)
     schema_changes = pair.schema_changes
     drifted, detected = verdict(results, schema_changes, drift_share, schema_drift)
@@ -391,8 +390,6 @@ def _with_wasserstein(ks_d: dict, work: dict, ref: Profile, cur: Profile) -> dic
         w = ks.wasserstein(bins, n, m, min(rc.min, cc.min), max(rc.max, cc.max))
         out[p.name] = (ks_d[p.name], w)
     return out
-
-
 
 
 def verdict(

@@ -15,6 +15,7 @@ counts it on finer bins (large bins); a bin with ``lo == hi`` holds a single val
 repeat until every answer is exact. Everything here is numpy on small arrays; the scans are
 in ``scan.py``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import scan
-from .scan import ColumnPlan
+from .scan import ColumnPlan, ord_of
 
 _FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
 FETCH_MAX = 20_000  # a bin with more rows than this (both sides) is refined, not fetched
@@ -36,12 +37,6 @@ GRID_FETCH_MAX = 100_000  # grid bins: fetched up to this many rows (values come
 GRID_FETCH_TOTAL = 1_000_000  # grid bins: fetch up to this many rows a column in one round
 REFINE_ROWS = 64  # grid bins are refined into parts of about this many rows
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-def ord_of(x: np.ndarray) -> np.ndarray:
-    """Order codes of float64 values (the numpy twin of the ``sentinel_ord`` macro)."""
-    b = (np.asarray(x, dtype=np.float64) + 0.0).view(np.int64)
-    return np.where(b >= 0, b, b ^ _FLIP)
 
 
 def value_of(o: int) -> float:
@@ -75,12 +70,9 @@ class Bins:
 
     @classmethod
     def from_keys(cls, shift: int, sides: list[tuple[np.ndarray, np.ndarray]]) -> Bins:
-        keys = _merged([np.asarray(k, np.int64) for k, _ in sides] or [np.empty(0, np.int64)])
-        counts = []
-        for k, n in sides:
-            c = np.zeros(len(keys), dtype=np.int64)
-            c[np.searchsorted(keys, k)] = n
-            counts.append(c)
+        keys, counts, _, _ = _joined(
+            [(np.asarray(k, np.int64), n) for k, n in sides], np.empty(0, np.int64)
+        )
         lo = keys << np.int64(shift)
         hi = lo + (np.int64(1) << np.int64(shift)) - 1
         return cls(lo, hi, np.full(len(keys), shift, dtype=np.int64), counts)
@@ -91,33 +83,23 @@ class Bins:
     ) -> Bins:
         """Bins of grid ``q`` from each side's ``(keys, counts, lo, hi)`` (keys sorted, lo/hi
         the order codes of the group's extremes): a bin spans the extremes of both sides."""
-        keys = _merged([s[0] for s in sides] or [np.empty(0)])
-        big = np.iinfo(np.int64).max
-        lo = np.full(len(keys), big, dtype=np.int64)
-        hi = np.full(len(keys), -big - 1, dtype=np.int64)
-        counts = []
-        for k, n, a, b in sides:
-            pos = np.searchsorted(keys, k)
-            c = np.zeros(len(keys), dtype=np.int64)
-            c[pos] = n
-            counts.append(c)
-            lo[pos] = np.minimum(lo[pos], a)
-            hi[pos] = np.maximum(hi[pos], b)
+        keys, counts, lo, hi = _joined(sides, np.empty(0))
         shift = np.full(len(keys), q, dtype=np.int64)
         return cls(lo, hi, shift, counts, key=keys, grid=grid)
 
     @staticmethod
     def concat(parts: list[Bins]) -> Bins:
-        """Disjoint grid bins of one column (several grids), in value order."""
+        """Disjoint bins of one column (of several shifts or grids), in value order."""
         lo = np.concatenate([p.lo for p in parts])
         order = np.argsort(lo, kind="stable")
         sides = range(len(parts[0].counts))
+        keys = [p.key for p in parts]
         return Bins(
             lo[order],
             np.concatenate([p.hi for p in parts])[order],
             np.concatenate([p.shift for p in parts])[order],
             [np.concatenate([p.counts[s] for p in parts])[order] for s in sides],
-            key=np.concatenate([p.key for p in parts])[order],
+            key=None if keys[0] is None else np.concatenate(keys)[order],
             grid=parts[0].grid,
         )
 
@@ -150,33 +132,27 @@ class Bins:
         return bool(self.lo[i] == self.hi[i]) or int(self.lo[i]) in self.values
 
     def replace(self, i_list: list[int], sub: Bins) -> None:
-        """Replace bins ``i_list`` by ``sub``, the bins their rows fall in at a finer shift."""
+        """Replace bins ``i_list`` by ``sub``, the bins their rows fall in on finer bins."""
         keep = np.ones(len(self.lo), dtype=bool)
         keep[i_list] = False
-        key = self.key[keep] if self.key is not None else None
-        parts = [
-            Bins(
-                self.lo[keep],
-                self.hi[keep],
-                self.shift[keep],
-                [c[keep] for c in self.counts],
-                key=key,
-                grid=self.grid,
-            ),
-            sub,
-        ]
-        lo = np.concatenate([p.lo for p in parts])
-        order = np.argsort(lo, kind="stable")
-        self.lo = lo[order]
-        self.hi = np.concatenate([p.hi for p in parts])[order]
-        self.shift = np.concatenate([p.shift for p in parts])[order]
-        if self.key is not None:
-            self.key = np.concatenate([p.key for p in parts])[order]
-        self.counts = [
-            np.concatenate([p.counts[s] for p in parts])[order] for s in range(len(self.counts))
-        ]
-        if (self.lo[1:] <= self.hi[:-1]).any():  # a wrong answer is worse than none
+        kept = Bins(
+            self.lo[keep],
+            self.hi[keep],
+            self.shift[keep],
+            [c[keep] for c in self.counts],
+            key=None if self.key is None else self.key[keep],
+            grid=self.grid,
+        )
+        out = Bins.concat([kept, sub])
+        if (out.lo[1:] <= out.hi[:-1]).any():  # a wrong answer is worse than none
             raise RuntimeError("internal error: refined bins overlap")
+        self.lo, self.hi, self.shift, self.counts, self.key = (
+            out.lo,
+            out.hi,
+            out.shift,
+            out.counts,
+            out.key,
+        )
 
 
 class Resolver:
@@ -284,32 +260,44 @@ class Resolver:
         return True
 
 
-def _merged(parts: list[np.ndarray]) -> np.ndarray:
-    """The sorted union of sorted arrays (a stable sort merges the runs in linear time;
-    np.unique hashes, ~60 ms for 10^5 keys)."""
-    if len(parts) == 1:
-        return parts[0]
-    keys = np.sort(np.concatenate(parts), kind="stable")
-    if len(keys):
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return keys
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (a stable sort merges sorted runs in linear time; np.unique
+    hashes, ~60 ms for 10^5 keys)."""
+    x = np.sort(x, kind="stable")
+    return x[np.concatenate(([True], x[1:] != x[:-1]))] if len(x) else x
+
+
+def _joined(
+    sides: list[tuple[np.ndarray, ...]], empty: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
+    """The sorted union of the sides' sorted keys, each side's counts on it, and (for sides
+    ``(keys, counts, lo, hi)``) each key's smallest ``lo`` and largest ``hi`` over the sides."""
+    keys = (
+        sides[0][0]
+        if len(sides) == 1
+        else sorted_unique(np.concatenate([s[0] for s in sides] or [empty]))
+    )
+    big = np.iinfo(np.int64).max
+    lo = np.full(len(keys), big, dtype=np.int64)
+    hi = np.full(len(keys), -big - 1, dtype=np.int64)
+    counts = []
+    for k, n, *extremes in sides:
+        pos = np.searchsorted(keys, k)
+        c = np.zeros(len(keys), dtype=np.int64)
+        c[pos] = n
+        counts.append(c)
+        if extremes:
+            lo[pos] = np.minimum(lo[pos], extremes[0])
+            hi[pos] = np.maximum(hi[pos], extremes[1])
+    return keys, counts, lo, hi
 
 
 def _sub_bins(shift: int, sides: list[tuple[np.ndarray, ...]]) -> Bins:
     """The refinement of all the bins refined in one round at once (the refine pass returns
-    rows of those bins only); single-valued sub-bins get shift 0."""
-    parts = [(k, n) for k, n, _, _ in sides]
-    omins = [(k, omin) for k, _, omin, _ in sides]
-    omaxs = [(k, omax) for k, _, _, omax in sides]
-    out = Bins.from_keys(shift, parts)
-    keys = out.lo >> np.int64(shift)
-    big = np.iinfo(np.int64).max
-    mn = np.full(len(keys), big, dtype=np.int64)
-    mx = np.full(len(keys), -big - 1, dtype=np.int64)
-    for (k, v), (_, w) in zip(omins, omaxs, strict=True):
-        pos = np.searchsorted(keys, k)
-        mn[pos] = np.minimum(mn[pos], v)
-        mx[pos] = np.maximum(mx[pos], w)
+    rows of those bins only, ``(keys, counts, min code, max code)`` per side); single-valued
+    sub-bins get shift 0."""
+    out = Bins.from_keys(shift, [(k, n) for k, n, _, _ in sides])
+    _, _, mn, mx = _joined(list(sides), np.empty(0, np.int64))
     single = mn == mx
     out.lo[single] = mn[single]
     out.hi[single] = mn[single]

@@ -216,8 +216,7 @@ def mixed_bounds(
     points bound D from both sides, and the gaps times the widths bound the integral."""
     omin, omax = ord_of(np.array([vmin, vmax]))
     pts = np.concatenate([[omin, omax], *(b for x in (ref, cur) for b in (x.lo, x.hi, x.hi + 1))])
-    pts = np.sort(pts[(pts >= omin) & (pts <= omax)])
-    pts = pts[np.concatenate(([True], pts[1:] != pts[:-1]))]
+    pts = exact.sorted_unique(pts[(pts >= omin) & (pts <= omax)])
     Lr, Ur = _bracket(ref, ref.counts[0], pts)
     Lc, Uc = _bracket(cur, cur.counts[0], pts)
     if n * m > 2**62:  # exact integer numerators

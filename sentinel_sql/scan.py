@@ -2,7 +2,7 @@
 
 - ``summarize``: one wide pass over all columns: row and null counts, moments, category counts;
 - ``histograms``: exact bin counts of every numeric column on data-independent bins
-  (``sentinel_ord(x) >> shift``, see ``sql/engine_macros.sql``), optionally restricted to
+  (``sentinelord_of(x) >> shift``, see ``sql/engine_macros.sql``), optionally restricted to
   ranges of bins — the refinement step of the exact narrow pass;
 - ``fetch``: the values of a few bins, for the exact KS statistic and exact quantiles;
 - ``grid_pass`` / ``narrow_grid``: the same on the raw comparison's bins, grids of a
@@ -26,6 +26,12 @@ from .errors import InputError
 from .sources import Source
 
 BASE_SHIFT = 40  # 24-bit keys: bins 2^-12 of a binade wide (few KS candidates)
+
+
+def ord_of(x: np.ndarray) -> np.ndarray:
+    """Order codes of float64 values (the numpy twin of the ``sentinel_ord`` macro)."""
+    b = (np.asarray(x, dtype=np.float64) + 0.0).view(np.int64)
+    return np.where(b >= 0, b, b ^ np.int64(0x7FFFFFFFFFFFFFFF))
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,7 @@ def histograms(
     shift: int = BASE_SHIFT,
     group: Grouping | None = None,
 ) -> Any:
-    """Exact counts per bin ``sentinel_ord(x) >> shift`` of every numeric column (one branch
+    """Exact counts per bin ``sentinelord_of(x) >> shift`` of every numeric column (one branch
     per column, each reading only its column).
 
     Returns ``{column name: (keys, counts)}`` sorted by key; with ``group``
@@ -417,11 +423,14 @@ def grid_pass(
     {"keys", "n", "lo", "hi" (order codes of each group's extremes), "nulls", "non_finite",
     "min", "max", "sum"}}``. One branch per column, one scan. (No sum of squares: nothing
     in a comparison reads it, and each aggregate costs ~10% of this pass.)"""
-    branches = [
-        "SELECT -1 AS c, NULL::DOUBLE AS k, count(*) AS n, NULL::DOUBLE AS s1,"
-        " NULL::DOUBLE AS lo, NULL::DOUBLE AS hi"
-        f" FROM {src.from_clause([p.name for p in plans][:1] or None)}"
-    ]
+    # every column's groups (its NULL and NaN groups too) add up to the row count; a count
+    # only without numeric columns (no second scan of a LazyFrame stream)
+    branches: list[str] = []
+    if not plans:
+        branches.append(
+            "SELECT -1 AS c, NULL::DOUBLE AS k, count(*) AS n, NULL::DOUBLE AS s1,"
+            f" NULL::DOUBLE AS lo, NULL::DOUBLE AS hi FROM {src.from_clause(None)}"
+        )
     params: list = []
     for i, p in enumerate(plans):
         branches.append(
@@ -436,7 +445,7 @@ def grid_pass(
     k = k + 0.0  # -0.0 and 0.0 are one group
     n = _np(tbl.column("n"))
     rest = {x: _np_nullable(tbl.column(x))[0] for x in ("s1", "lo", "hi")}
-    rows = int(n[c == -1].sum())
+    rows = int(n[c == (0 if plans else -1)].sum())
     out: dict[str, dict[str, Any]] = {}
     for i, p in enumerate(plans):
         mine = c == i
@@ -447,8 +456,8 @@ def grid_pass(
         out[p.name] = {
             "keys": k[fin][order],
             "n": n[fin][order].astype(np.int64),
-            "lo": _ord(lo),
-            "hi": _ord(hi),
+            "lo": ord_of(lo),
+            "hi": ord_of(hi),
             "nulls": int(n[mine & null_key].sum()),
             "non_finite": int(n[nan_key].sum()),
             "min": float(lo.min()) if len(lo) else None,
@@ -459,18 +468,11 @@ def grid_pass(
 
 
 def _fsum(x: np.ndarray) -> float:
-    import math
-
     try:
         return math.fsum(x.tolist()) if len(x) else 0.0
     except (OverflowError, ValueError):  # beyond the double range (or inf - inf): plain sum
         with np.errstate(over="ignore", invalid="ignore"):
             return float(np.sum(x))
-
-
-def _ord(x: np.ndarray) -> np.ndarray:
-    b = (np.asarray(x, dtype=np.float64) + 0.0).view(np.int64)
-    return np.where(b >= 0, b, b ^ np.int64(0x7FFFFFFFFFFFFFFF))
 
 
 def narrow_grid(
@@ -528,8 +530,8 @@ def narrow_grid(
                     q,
                     k[order],
                     n[sel][order],
-                    _ord(cols["lo"][sel][order]),
-                    _ord(cols["hi"][sel][order]),
+                    ord_of(cols["lo"][sel][order]),
+                    ord_of(cols["hi"][sel][order]),
                 )
             )
     return {k: np.sort(np.concatenate(v)) for k, v in fetched.items()}, refined
