@@ -1,4 +1,15 @@
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI and a plain `pytest` run the same hypothesis examples every time (a seed per test), so a
+# landing never depends on luck; `SENTINEL_HYPOTHESIS=explore pytest` searches new examples
+# (random seeds) and is how edge cases are hunted before they are pinned with
+# @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("SENTINEL_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture
