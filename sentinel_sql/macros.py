@@ -134,11 +134,9 @@ def _chi2_p_value(statistic: float, dof: int) -> float:
     """``scipy.stats.chi2.sf(statistic, dof)``; 1.0 for ``dof == 0`` (a single category)."""
     if dof < 0:
         raise ValueError(f"chi2_p_value: dof must be >= 0, got {dof}")
-    if dof == 0:
-        return 1.0
-    from scipy.stats import chi2
+    from .stats import chi2_sf
 
-    return float(chi2.sf(statistic, dof))
+    return chi2_sf(statistic, dof)
 
 
 def _create_python_functions(con: Any) -> None:

@@ -36,20 +36,21 @@ __all__ = [
 
 
 def warm_scipy() -> None:
-    """Start importing ``scipy.stats`` (~1 s) on a thread, to overlap the scans that come
-    before the p-values need it (DuckDB releases the GIL while it scans). The import lock
-    makes a later ``import scipy.stats`` wait for it; not a daemon, so that interpreter
-    shutdown never interrupts an import half done."""
+    """Start importing ``scipy.special`` (~0.3 s; all the p-values of large samples need)
+    on a thread, to overlap the scans that come before the p-values (DuckDB releases the
+    GIL while it scans). The import lock makes a later import wait for it; not a daemon,
+    so that interpreter shutdown never interrupts an import half done. (``scipy.stats``,
+    ~1 s more, is only imported for samples small enough for scipy's exact KS.)"""
     import sys
     import threading
 
-    if "scipy.stats" not in sys.modules:
-        threading.Thread(target=_import_scipy_stats, name="sentinel-warm-scipy").start()
+    if "scipy.special" not in sys.modules:
+        threading.Thread(target=_import_scipy_special, name="sentinel-warm-scipy").start()
 
 
-def _import_scipy_stats() -> None:
+def _import_scipy_special() -> None:
     try:
-        import scipy.stats  # noqa: F401
+        import scipy.special  # noqa: F401
     except Exception:  # pragma: no cover - reported where it is used
         pass
 
@@ -139,10 +140,91 @@ def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, float]:
         # arithmetic (up to 1.7 s at n = 10^6); the same sum, anchored and stepped in logs
         return d, float(np.clip(2.0 * smirnov_sf(int(en), d), 0.0, 1.0))
 
+    return d, float(np.clip(kstwo_sf(d, int(en)), 0.0, 1.0))
+
+
+def kstwo_sf(d: float, n: int) -> float:
+    """``scipy.stats.kstwo.sf(d, n)``, the two-sided one-sample KS survival function,
+    following scipy 1.17's choice of method (Simard & L'Ecuyer 2011), without importing
+    ``scipy.stats`` for ``n > 140`` except where scipy runs Durbin's matrix method
+    (``n <= 100000`` and ``n d^1.5 <= 1.4``):
+
+    * ``n d <= 1`` and ``n d >= n - 1``: Ruben–Gambino's closed forms;
+    * ``d >= 0.5`` or ``2.2 <= n d^2 < 370``: ``2 * smirnov(n, d)`` (``smirnov_sf`` for
+      the exact sum scipy runs up to n = 10^6); ``n d^2 >= 370``: 0;
+    * otherwise ``1 - `` the Pelz–Good expansion of the CDF (``_pelz_good_cdf``).
+    """
+    if d <= 0.0:
+        return 1.0
+    if d >= 1.0:
+        return 0.0
+    if n <= _SMIRNOV_MIN_N:
+        return _scipy_kstwo_sf(d, n)
+    t = n * d
+    if t <= 1.0:  # P(D_n <= d) = n!/n^n (2t - 1)^n, below e^-n here
+        if t <= 0.5:
+            return 1.0
+        log_nfact_nn = math.lgamma(n + 1) - n * math.log(n)
+        return 1.0 - math.exp(log_nfact_nn + n * math.log(2 * t - 1))
+    if t >= n - 1:
+        return 2.0 * (1.0 - d) ** n
+    nd2 = t * d
+    if d >= 0.5 or 2.2 <= nd2 < 370.0:
+        if _SMIRNOV_MIN_N < n <= _SMIRNOV_MAX_N and d < 0.5:
+            return 2.0 * smirnov_sf(n, d)
+        import scipy.special as sc
+
+        return 2.0 * float(sc.smirnov(n, d))
+    if nd2 >= 370.0:
+        return 0.0
+    if n <= 100_000 and n * d**1.5 <= 1.4:  # scipy: Durbin's matrix
+        return _scipy_kstwo_sf(d, n)
+    return 1.0 - _pelz_good_cdf(n, d)
+
+
+def _scipy_kstwo_sf(d: float, n: int) -> float:
     from scipy.stats import distributions
 
-    prob = distributions.kstwo.sf(d, en)
-    return d, float(np.clip(prob, 0.0, 1.0))
+    return float(distributions.kstwo.sf(d, n))
+
+
+def _pelz_good_cdf(n: int, d: float) -> float:
+    """Pelz & Good (1976): ``P(D_n <= d) ~ K0 + K1/√n + K2/n + K3/n^1.5`` with
+    ``z = d√n``, each ``K`` a theta-like series in ``q^(j^2)``, ``q = exp(-π²/(8z²))``
+    over odd ``j``, plus (for K2, K3) a series in ``exp(-π²k²/(2z²))`` over all ``k``.
+    The terms fall off like ``exp(-j²/z²)``; with ``z < 1.5`` here ``j < 16z/π + 1``
+    leaves nothing a double can hold."""
+    z = math.sqrt(n) * d
+    z2 = z * z
+    pi2 = math.pi**2
+    kmax = math.ceil(16 * z / math.pi)
+    j2 = (2.0 * np.arange(1, kmax + 1) - 1.0) ** 2  # odd squares
+    with np.errstate(under="ignore"):
+        w = np.exp(-pi2 * j2 / (8 * z2))
+        k2 = np.arange(1, kmax + 1, dtype=np.float64) ** 2
+        v = np.exp(-pi2 * k2 / (2 * z2))
+    if not w.any():  # z below ~0.042: every term underflows, the CDF is 0
+        return 0.0
+    a = pi2 * j2 / 4  # π² j² / 4
+    r = math.sqrt(2 * math.pi)
+    k0 = r / z * np.sum(w)
+    k1 = r / (6 * z**4) * np.sum((a - z2) * w)
+    k2_odd = np.sum((6 * z**6 + 2 * z**4 + (2 * z**4 - 5 * z2) * a + (1 - 2 * z2) * a * a) * w)
+    k2_all = np.sum(k2 * v)
+    k2_ = r / (72 * z**7) * k2_odd - pi2 * r / (36 * z**3) * k2_all
+    k3_odd = np.sum(
+        (
+            -30 * z**6
+            - 90 * z**8
+            + (135 * z**4 - 96 * z**6) * a
+            + (212 * z**4 - 60 * z2) * a * a
+            + (5 - 30 * z2) * a**3
+        )
+        * w
+    )
+    k3_all = np.sum((3 * z2 - pi2 * k2) * k2 * v)
+    k3_ = r / (6480 * z**10) * k3_odd + pi2 * r / (216 * z**6) * k3_all
+    return float(k0 + k1 / math.sqrt(n) + k2_ / n + k3_ / n**1.5)
 
 
 #: ``scipy.stats.kstwo.sf`` takes ``2 * scipy.special.smirnov(n, d)`` for these n (and
@@ -322,17 +404,25 @@ def chi2_homogeneity(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple[floa
     ref, cur = ref[keep], cur[keep]
     if ref.size <= 1 or ref.sum() == 0 or cur.sum() == 0:
         return 0.0, 1.0, 0
-    from scipy.stats import chi2, chi2_contingency
-
     _, exponent = math.frexp(max(ref.max(), cur.max()))
     if abs(exponent) <= _CHI2_SAFE_EXPONENT:
-        exponent = 0  # the usual case: scipy on the table as it is
+        exponent = 0  # the usual case: the table as it is
     table = np.ldexp(np.array([ref, cur]), -exponent)
-    res = chi2_contingency(table, correction=False)
-    if exponent == 0:
-        return float(res.statistic), float(res.pvalue), int(res.dof)
-    stat = math.ldexp(float(res.statistic), exponent)
-    return stat, float(chi2.sf(stat, res.dof)), int(res.dof)
+    # Pearson's statistic, in scipy's order of operations: expected = row x column / total
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    stat = math.ldexp(float(((table - expected) ** 2 / expected).sum()), exponent)
+    dof = table.shape[1] - 1
+    return stat, chi2_sf(stat, dof), dof
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """``scipy.stats.chi2.sf(statistic, dof)`` (through ``scipy.special.chdtrc``, without
+    importing ``scipy.stats``); 1.0 for ``dof == 0`` (a single category)."""
+    if dof == 0:
+        return 1.0
+    import scipy.special as sc
+
+    return float(sc.chdtrc(dof, statistic))
 
 
 def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
@@ -353,9 +443,14 @@ def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
         return out
     if np.any((ps[ok] < 0) | (ps[ok] > 1)):
         raise ValueError("p-values must lie in [0, 1] (or be NaN)")
-    from scipy.stats import false_discovery_control
-
-    out[ok] = false_discovery_control(ps[ok], method="bh")
+    p = ps[ok]
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    adj = p[order] * m / np.arange(1, m + 1)
+    adj = np.minimum.accumulate(adj[::-1])[::-1]  # monotone: a running minimum from the top
+    res = np.empty(m)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
     return out
 
 

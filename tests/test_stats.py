@@ -491,3 +491,52 @@ def test_smirnov_sum_at_the_largest_sizes(n, nd2):
     n1 = n2 = 2 * n
     _, p = stats.ks_p_value(d, n1, n2)
     assert math.isclose(p, distributions.kstwo.sf(d, n), rel_tol=1e-9, abs_tol=1e-300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.integers(141, 100_000), st.integers(100_001, 10**9)),
+    st.one_of(
+        st.floats(0.0, 2.2),  # the Pelz-Good region (n d^2 < 2.2)
+        st.floats(2.2, 400.0),  # 2 * smirnov, then 0
+        st.floats(0.0, 1.0).map(lambda t: -t),  # marks d = t'/n, Ruben-Gambino's n d <= 1
+    ),
+)
+def test_kstwo_sf_matches_scipy_for_large_n(n, x):
+    """kstwo.sf without scipy.stats (every branch for n > 140) equals scipy's."""
+    from scipy.stats import distributions
+
+    d = -x * 1.2 / n if x < 0 else math.sqrt(x / n)
+    if 1_000_000 < n and 2.2 <= n * d * d < 370 and n > 10**8:
+        return  # scipy's own smirnov is asymptotic there; nothing of ours runs
+    got, want = stats.kstwo_sf(d, n), float(distributions.kstwo.sf(d, n))
+    assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-300), (n, d, got, want)
+
+
+@pytest.mark.parametrize("d", [0.0, 1e-9, 0.5, 0.999999, 1.0])
+def test_kstwo_sf_edges(d):
+    from scipy.stats import distributions
+
+    for n in (141, 99_999, 100_001, 5_000_000):
+        want = float(distributions.kstwo.sf(d, n))
+        assert math.isclose(stats.kstwo_sf(d, n), want, rel_tol=1e-9, abs_tol=1e-300)
+
+
+def test_large_comparisons_do_not_import_scipy_stats() -> None:
+    """The p-values of samples above scipy's exact KS size (KS, chi-square, BH) come from
+    scipy.special alone: scipy.stats costs ~1 s of import on every run."""
+    code = (
+        "import sys, numpy as np, polars as pl, sentinel_sql\n"
+        "rng = np.random.default_rng(1)\n"
+        "n = 250_000\n"
+        "ref = pl.DataFrame({'x': rng.normal(size=n), 'c': rng.choice(['a', 'b'], n)})\n"
+        "cur = pl.DataFrame({'x': rng.normal(0.01, size=n), 'c': rng.choice(['a', 'b'], n)})\n"
+        "r = sentinel_sql.compare(ref, cur).column('x')\n"
+        "assert 'scipy.stats' not in sys.modules, 'scipy.stats imported'\n"
+        "import scipy.stats as ss\n"
+        "want = ss.ks_2samp(ref['x'].to_numpy(), cur['x'].to_numpy())\n"
+        "assert r['ks']['statistic'] == want.statistic\n"
+        "assert abs(r['ks']['p_value'] - want.pvalue) <= 1e-9 * want.pvalue, r['ks']\n"
+    )
+    root = Path(stats.__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
