@@ -180,22 +180,22 @@ def _raw_pair(pair: Pair) -> tuple[Profile, Profile, dict[str, tuple]]:
 
 
 def _vs_profile(pair: Pair, ref_profile: Profile) -> tuple[Profile, dict[str, tuple]]:
-    """A saved profile as the reference, DuckDB: one grouped pass over the current on grids
-    centred by the profile's deciles, a narrow pass for the current's counts at the PSI edges
-    that fall inside a bin, and KS and Wasserstein bounded from the two kinds of bins."""
+    """A saved profile as the reference, DuckDB: one query over the current, grouped on grids
+    centred by the profile's deciles and counting the rows at or below its PSI edges, then
+    KS and Wasserstein bounded from the two kinds of bins."""
     con, cur_src = pair.con, pair.cur_src
     grid = {p.name: _profile_grid(ref_profile.columns[p.name]) for p in pair.plans_cur}
-    cur_profile, groups = scan_grid(con, cur_src, pair.plans_cur, grid, PROFILE_GRID)
-    bins, solved = {}, {}
+    edges = {
+        p.name: list(ref_profile.columns[p.name].edges or [])
+        for p in pair.plans_cur
+        if p.kind == NUMERIC
+    }
+    cur_profile, groups = scan_grid(con, cur_src, pair.plans_cur, grid, PROFILE_GRID, edges)
+    solved = {}
     for p in pair.plans_cur:
-        if p.kind == NUMERIC and cur_profile.columns[p.name].finite:
-            bins[p] = exact.Bins.from_grid(PROFILE_GRID, grid[p.name], [groups[p.name]])
-    edges = {p: (b, ref_profile.columns[p.name].edges or []) for p, b in bins.items()}
-    le = exact.counts_le(exact.Resolver(con, [cur_src]), edges)
-    for p, b in bins.items():
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
-        cc.edges, cc.edge_counts = list(rc.edges or []), bin_counts(le[p.name], cc.finite)
-        if rc.finite:
+        if p.kind == NUMERIC and cc.finite and rc.finite:
+            b = exact.Bins.from_grid(PROFILE_GRID, grid[p.name], [groups[p.name]])
             vmin, vmax = min(rc.min, cc.min), max(rc.max, cc.max)
             solved[p.name] = ks.mixed_bounds(rc.bins(), b, rc.finite, cc.finite, vmin, vmax)
     return cur_profile, solved

@@ -206,14 +206,16 @@ def scan_grid(
     plans: list[ColumnPlan],
     grid: dict[str, tuple[float, float]],
     q: int,
+    edges: dict[str, list[float]] | None = None,
 ) -> tuple[Profile, dict[str, tuple[np.ndarray, ...]]]:
     """Profile ``src`` for a comparison: one grouped pass (counts, sums and the groups of
     each numeric column on its grid ``grid[name]`` at ``q``, see ``scan.grid_key``) and the
-    category counts. The profile has no order-code bins, no sum of squares and no deciles
-    (the narrow rounds of the comparison find those); returns it with each column's groups
-    ``(keys, counts, lo, hi)``."""
+    category counts. The profile has no order-code bins and no sum of squares; its edges
+    and edge counts are ``edges`` (given: e.g. a saved profile's) or none (the narrow rounds
+    of the comparison find the deciles); returns it with each column's groups ``(keys,
+    counts, lo, hi)``."""
     numeric = [p for p in plans if p.kind == "numeric"]
-    rows, hists = scan.grid_pass(con, src, numeric, grid, q)
+    rows, hists = scan.grid_pass(con, src, numeric, grid, q, edges)
     if rows == 0:
         raise InputError(f"{src.label}: dataset is empty")
     cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)
@@ -227,11 +229,12 @@ def scan_grid(
                 "finite": non_null - h["non_finite"],
                 **{k: h[k] for k in ("min", "max", "sum")},
                 "sum_sq": float("nan"),  # not computed (nothing in a comparison reads it)
+                "le": h["le"] or [],
             }
         else:
             counts = cats.get(None, {}).get(p.name, {})
             cols[p.name] = {"non_null": sum(counts.values()), "categories": counts}
-    prof = from_summary(src.label, {"rows": rows, "columns": cols}, {}, plans)
+    prof = from_summary(src.label, {"rows": rows, "columns": cols}, {}, plans, edges)
     return prof, {n: (h["keys"], h["n"], h["lo"], h["hi"]) for n, h in hists.items()}
 
 

@@ -418,51 +418,76 @@ def grid_pass(
     plans: list[ColumnPlan],
     grid: dict[str, tuple[float, float]],
     q: int,
+    edges: dict[str, list[float]] | None = None,
 ) -> tuple[int, dict[str, dict[str, Any]]]:
     """Rows, and per numeric column its groups on its grid at ``q``: ``{name:
     {"keys", "n", "lo", "hi" (order codes of each group's extremes), "nulls", "non_finite",
-    "min", "max", "sum"}}``. One branch per column, one scan. (No sum of squares: nothing
-    in a comparison reads it, and each aggregate costs ~10% of this pass.)"""
+    "min", "max", "sum", "le"}}``. One branch per column, one scan. (No sum of squares:
+    nothing in a comparison reads it, and each aggregate costs ~10% of this pass.)
+
+    ``edges[name]`` (finite points, e.g. a saved profile's PSI edges): ``"le"`` holds the
+    exact ``#(finite x <= e)`` at each, counted by one more branch per column (``count_if``
+    over the column costs a third of a narrow pass that would fetch the bins around them)."""
     # every column's groups (its NULL and NaN groups too) add up to the row count; a count
     # only without numeric columns (no second scan of a LazyFrame stream)
+    edges = edges or {}
     branches: list[str] = []
     if not plans:
         branches.append(
             "SELECT -1 AS c, NULL::DOUBLE AS k, count(*) AS n, NULL::DOUBLE AS s1,"
-            f" NULL::DOUBLE AS lo, NULL::DOUBLE AS hi FROM {src.from_clause(None)}"
+            f" NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, NULL::BIGINT[] AS le"
+            f" FROM {src.from_clause(None)}"
         )
     params: list = []
+
+    def base(p: ColumnPlan) -> str:  # a fresh scan per branch (LazyFrame streams)
+        return f"(SELECT CAST({p.expr} AS DOUBLE) AS f FROM {src.from_clause([p.name])})"
+
     for i, p in enumerate(plans):
         branches.append(
-            f"SELECT {i} AS c, k, count(*) AS n, sum(f) AS s1, min(f) AS lo, max(f) AS hi"
-            f" FROM (SELECT f, {grid_key()} AS k FROM (SELECT CAST({p.expr} AS DOUBLE) AS f"
-            f" FROM {src.from_clause([p.name])})) GROUP BY k"
+            f"SELECT {i} AS c, k, count(*) AS n, sum(f) AS s1, min(f) AS lo, max(f) AS hi,"
+            f" NULL::BIGINT[] AS le FROM (SELECT f, {grid_key()} AS k FROM {base(p)}) GROUP BY k"
         )
         params += grid_params(grid[p.name], q)
+        if edges.get(p.name):
+            # -inf is <= every edge: counted first, to be taken off
+            counts = ", ".join(
+                ["count_if(f = '-inf'::DOUBLE)"] + ["count_if(f <= ?)"] * len(edges[p.name])
+            )
+            branches.append(
+                f"SELECT {i} AS c, NULL::DOUBLE AS k, 0 AS n, NULL::DOUBLE AS s1,"
+                f" NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, [{counts}] AS le FROM {base(p)}"
+            )
+            params += [float(e) for e in edges[p.name]]
     tbl = _run(con, src, " UNION ALL ".join(branches), params, arrow=True)
     c = _np(tbl.column("c"))
     k, null_key = _np_nullable(tbl.column("k"))
     k = k + 0.0  # -0.0 and 0.0 are one group
     n = _np(tbl.column("n"))
     rest = {x: _np_nullable(tbl.column(x))[0] for x in ("s1", "lo", "hi")}
+    le_col = tbl.column("le").to_pylist()
+    is_le = np.array([x is not None for x in le_col], dtype=bool)
     rows = int(n[c == (0 if plans else -1)].sum())
     out: dict[str, dict[str, Any]] = {}
     for i, p in enumerate(plans):
         mine = c == i
-        nan_key = mine & ~null_key & np.isnan(k)
-        fin = mine & ~null_key & ~np.isnan(k)
+        groups = mine & ~is_le
+        nan_key = groups & ~null_key & np.isnan(k)
+        fin = groups & ~null_key & ~np.isnan(k)
         order = np.argsort(k[fin], kind="stable")
         lo, hi = rest["lo"][fin][order], rest["hi"][fin][order]
+        le = [le_col[j] for j in np.flatnonzero(mine & is_le)]
         out[p.name] = {
             "keys": k[fin][order],
             "n": n[fin][order].astype(np.int64),
             "lo": ord_of(lo),
             "hi": ord_of(hi),
-            "nulls": int(n[mine & null_key].sum()),
+            "nulls": int(n[groups & null_key].sum()),
             "non_finite": int(n[nan_key].sum()),
             "min": float(lo.min()) if len(lo) else None,
             "max": float(hi.max()) if len(hi) else None,
             "sum": _fsum(rest["s1"][fin]),
+            "le": [int(x) - int(le[0][0]) for x in le[0][1:]] if le else None,
         }
     return rows, out
 

@@ -446,7 +446,7 @@ def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     p = ps[ok]
     order = np.argsort(p, kind="stable")
     m = p.size
-    adj = p[order] * m / np.arange(1, m + 1)
+    adj = p[order] * (m / np.arange(1, m + 1))  # m / i >= 1 first: never below p
     adj = np.minimum.accumulate(adj[::-1])[::-1]  # monotone: a running minimum from the top
     res = np.empty(m)
     res[order] = np.minimum(adj, 1.0)
