@@ -49,12 +49,30 @@ def _edges(bins: Bins) -> tuple[np.ndarray, ...]:
     return R_end - r, C_end - c, R_end, C_end
 
 
-def _in_bin(bins: Bins, i: int, R0: int, C0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rv, cv = bins.values[int(bins.lo[i])]
+def _in_bins(
+    bins: Bins, idx: np.ndarray, R0: np.ndarray, C0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct values inside the fetched bins ``idx`` (ascending), the position in
+    ``idx`` of each one's bin, and the counts ``#(ref <= v)``, ``#(cur <= v)`` there. Bins
+    are disjoint and ordered, so the values of all of them side by side are sorted, and
+    a value's rank among them, less the values of the bins before its own, is its rank
+    inside its bin."""
+    if not len(idx):
+        e = np.empty(0, np.int64)
+        return np.empty(0), e, e, e
+    pairs = [bins.values[int(bins.lo[i])] for i in idx]
+    sides = []
+    for s in (0, 1):
+        vals = [p[s] for p in pairs]
+        sizes = np.fromiter((len(v) for v in vals), np.int64, len(vals))
+        sides.append((np.concatenate(vals), np.cumsum(sizes) - sizes))
+    (rv, r_off), (cv, c_off) = sides
     pts = np.unique(np.concatenate([rv, cv]))
-    R = R0 + np.searchsorted(rv, pts, side="right")
-    C = C0 + np.searchsorted(cv, pts, side="right")
-    return pts, R, C
+    firsts = np.array([min(v[0] for v in p if len(v)) for p in pairs])  # none is empty
+    where = np.searchsorted(firsts, pts, side="right") - 1
+    R = R0[idx][where] + np.searchsorted(rv, pts, side="right") - r_off[where]
+    C = C0[idx][where] + np.searchsorted(cv, pts, side="right") - c_off[where]
+    return pts, where, R, C
 
 
 def ks_exact(
@@ -141,9 +159,8 @@ def _ks_step(bins: Bins, n: int, m: int) -> tuple[float, float, set[int]]:
     ext = KSExtreme()
     ext.add(R1, C1, n, m)
     fetched = _fetched(bins) & bins.multi
-    for i in np.flatnonzero(fetched):
-        _, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
-        ext.add(R, C, n, m)
+    _, _, R, C = _in_bins(bins, np.flatnonzero(fetched), R0, C0)
+    ext.add(R, C, n, m)
     r, c = bins.counts
     idx = np.flatnonzero(bins.multi & ~fetched & (r > 0) & (c > 0))
     lb = max(ext.max_num, -ext.min_num)
@@ -178,11 +195,16 @@ def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[f
     # between bins no value lies, so both CDFs are flat there: exact
     total = float(np.sum(np.abs(fe[:-1]) * (a[1:] - b[:-1])))
     fetched = _fetched(bins) & bins.multi & (b > a)
-    for i in np.flatnonzero(fetched):
-        pts, R, C = _in_bin(bins, int(i), int(R0[i]), int(C0[i]))
-        diffs = np.concatenate([[fs[i]], R / n - C / m])
-        xs = np.concatenate([[a[i]], pts, [b[i]]])
-        total += float(np.sum(np.abs(diffs) * np.diff(xs)))
+    idx = np.flatnonzero(fetched)
+    pts, where, R, C = _in_bins(bins, idx, R0, C0)
+    if len(idx):
+        # inside a fetched bin: |F_ref - F_cur| is fs from a to its first value, then at each
+        # value the CDFs there until the next value (or the bin's end b)
+        last = np.r_[where[1:] != where[:-1], True]
+        nxt = np.where(last, b[idx][where], np.r_[pts[1:], 0.0])
+        first = np.r_[True, where[1:] != where[:-1]]
+        total += float(np.sum(np.abs(fs[idx]) * (pts[first] - a[idx])))
+        total += float(np.sum(np.abs(R / n - C / m) * (nxt - pts)))
     open_ = bins.multi & ~fetched & (b > a)
     w = (b - a)[open_]
     lower = w * np.maximum.reduce(
