@@ -238,11 +238,13 @@ class Resolver:
             bins = wanted[plan][0]
             vals = [fetched[s][plan.name] for s in range(n_src)]
             ords = [ord_of(v) for v in vals]
-            for i in idx:
-                lo, hi = int(bins.lo[i]), int(bins.hi[i])
-                bins.values[lo] = [
-                    v[np.searchsorted(o, lo, "left") : np.searchsorted(o, hi, "right")]
-                    for v, o in zip(vals, ords, strict=True)
+            los, his = bins.lo[idx], bins.hi[idx]  # every bin's slice at once
+            cuts = [
+                (np.searchsorted(o, los, "left"), np.searchsorted(o, his, "right")) for o in ords
+            ]
+            for j, i in enumerate(idx):
+                bins.values[int(bins.lo[i])] = [
+                    v[int(a[j]) : int(b[j])] for v, (a, b) in zip(vals, cuts, strict=True)
                 ]
         for plan, idx in todo_refine.items():
             bins = wanted[plan][0]
