@@ -251,11 +251,9 @@ def smirnov_sf(n: int, d: float) -> float:
     b = (n * (1.0 - d) - v) / n
     with np.errstate(divide="ignore", invalid="ignore"):
         steps = (
-            np.log((n - v) / (v + 1))
-            + np.log(d + (v + 1) / n)
+            np.log((n - v) / (v + 1) * (d + (v + 1) / n) / b)  # three logs in one
             + (v - 1) * np.log1p(1 / (n * a))
             + (n - v - 1) * np.log1p(-1 / (n * b))
-            - np.log(b)
         )
     first = -math.log(d) + n * math.log1p(-d)
     logs = np.concatenate([[first], first + _prefix_sums(steps)])
