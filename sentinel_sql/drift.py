@@ -27,7 +27,7 @@ import numpy as np
 from . import exact, ks, scan, stats
 from .errors import InputError
 from .kinds import CATEGORICAL, NUMERIC, check_kind, infer_kind, value_sql
-from .profiles import ColumnProfile, Profile, bin_counts, scan_grid, scan_profile
+from .profiles import ColumnProfile, Profile, bin_counts, scan_grid, scan_grids, scan_profile
 from .result import DriftResult
 from .sources import Source, is_profile_path, open_source
 from .spark import pick_engine
@@ -161,8 +161,8 @@ def _raw_pair(pair: Pair) -> tuple[Profile, Profile, dict[str, tuple]]:
     numeric = [p for p in pair.plans_ref if p.kind == NUMERIC]
     grid = scan.grids(con, ref_src, numeric)
     q = scan.FIRST_GRID
-    ref_profile, ref_groups = scan_grid(con, ref_src, pair.plans_ref, grid, q)
-    cur_profile, cur_groups = scan_grid(con, cur_src, pair.plans_cur, grid, q)
+    sides = [(ref_src, pair.plans_ref), (cur_src, pair.plans_cur)]
+    (ref_profile, ref_groups), (cur_profile, cur_groups) = scan_grids(con, sides, grid, q)
     work = {}
     for p in pair.plans_cur:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]

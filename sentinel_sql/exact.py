@@ -226,12 +226,12 @@ class Resolver:
             r_req = {p: v for p, v in refines.items() if wanted[p][0].gridded == gridded}
             if not f_req and not r_req:
                 continue
-            for s, src in enumerate(self.sources):
-                if gridded:
-                    grid = {p.name: wanted[p][0].grid for p in (*f_req, *r_req)}
-                    f, r = scan.narrow_grid(self.con, src, grid, f_req, r_req)
-                else:
-                    f, r = scan.narrow(self.con, src, f_req, r_req)
+            if gridded:  # one query for all sources
+                grid = {p.name: wanted[p][0].grid for p in (*f_req, *r_req)}
+                found = scan.narrow_grid(self.con, self.sources, grid, f_req, r_req)
+            else:
+                found = [scan.narrow(self.con, src, f_req, r_req) for src in self.sources]
+            for s, (f, r) in enumerate(found):
                 fetched[s].update(f)
                 refined[s].update(r)
         for plan, idx in todo_fetch.items():

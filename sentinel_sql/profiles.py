@@ -208,34 +208,50 @@ def scan_grid(
     q: int,
     edges: dict[str, list[float]] | None = None,
 ) -> tuple[Profile, dict[str, tuple[np.ndarray, ...]]]:
-    """Profile ``src`` for a comparison: one grouped pass (counts, sums and the groups of
-    each numeric column on its grid ``grid[name]`` at ``q``, see ``scan.grid_key``) and the
-    category counts. The profile has no order-code bins and no sum of squares; its edges
-    and edge counts are ``edges`` (given: e.g. a saved profile's) or none (the narrow rounds
-    of the comparison find the deciles); returns it with each column's groups ``(keys,
-    counts, lo, hi)``."""
-    numeric = [p for p in plans if p.kind == "numeric"]
-    rows, hists = scan.grid_pass(con, src, numeric, grid, q, edges)
-    if rows == 0:
-        raise InputError(f"{src.label}: dataset is empty")
-    cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)
-    cols: dict[str, Any] = {}
-    for p in plans:
-        if p.kind == "numeric":
-            h = hists[p.name]
-            non_null = rows - h["nulls"]
-            cols[p.name] = {
-                "non_null": non_null,
-                "finite": non_null - h["non_finite"],
-                **{k: h[k] for k in ("min", "max", "sum")},
-                "sum_sq": float("nan"),  # not computed (nothing in a comparison reads it)
-                "le": h["le"] or [],
-            }
-        else:
-            counts = cats.get(None, {}).get(p.name, {})
-            cols[p.name] = {"non_null": sum(counts.values()), "categories": counts}
-    prof = from_summary(src.label, {"rows": rows, "columns": cols}, {}, plans, edges)
-    return prof, {n: (h["keys"], h["n"], h["lo"], h["hi"]) for n, h in hists.items()}
+    """``scan_grids`` of one source."""
+    return scan_grids(con, [(src, plans)], grid, q, edges)[0]
+
+
+def scan_grids(
+    con: Any,
+    sides: list[tuple[Any, list[ColumnPlan]]],
+    grid: dict[str, tuple[float, float]],
+    q: int,
+    edges: dict[str, list[float]] | None = None,
+) -> list[tuple[Profile, dict[str, tuple[np.ndarray, ...]]]]:
+    """Profile each side ``(source, plans)`` for a comparison: one grouped pass for all
+    sides (counts, sums and the groups of each numeric column on its grid ``grid[name]`` at
+    ``q``, see ``scan.grid_key``) and the category counts. The profiles have no order-code
+    bins and no sum of squares; their edges and edge counts are ``edges`` (given: e.g. a
+    saved profile's) or none (the narrow rounds of the comparison find the deciles); each
+    comes with its columns' groups ``(keys, counts, lo, hi)``."""
+    numeric = [(src, [p for p in plans if p.kind == "numeric"]) for src, plans in sides]
+    passes = scan.grid_pass(con, numeric, grid, q, edges)
+    for (src, _), (rows, _) in zip(sides, passes, strict=True):
+        if rows == 0:
+            raise InputError(f"{src.label}: dataset is empty")
+    out = []
+    for (src, plans), (rows, hists) in zip(sides, passes, strict=True):
+        cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)
+        cols: dict[str, Any] = {}
+        for p in plans:
+            if p.kind == "numeric":
+                h = hists[p.name]
+                non_null = rows - h["nulls"]
+                cols[p.name] = {
+                    "non_null": non_null,
+                    "finite": non_null - h["non_finite"],
+                    **{k: h[k] for k in ("min", "max", "sum")},
+                    "sum_sq": float("nan"),  # not computed (nothing in a comparison reads it)
+                    "le": h["le"] or [],
+                }
+            else:
+                counts = cats.get(None, {}).get(p.name, {})
+                cols[p.name] = {"non_null": sum(counts.values()), "categories": counts}
+        prof = from_summary(src.label, {"rows": rows, "columns": cols}, {}, plans, edges)
+        groups = {n: (h["keys"], h["n"], h["lo"], h["hi"]) for n, h in hists.items()}
+        out.append((prof, groups))
+    return out
 
 
 def from_summary(

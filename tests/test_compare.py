@@ -388,3 +388,18 @@ def test_missing_values_moving_is_drift():
     assert col["missing_test"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
     assert not sentinel_sql.compare(pl.DataFrame({"x": x}), pl.DataFrame({"x": y}),
                                     null_threshold=0.5).column("x")["drifted"]
+
+
+def test_a_source_failing_mid_scan_is_named(tmp_path):
+    """Both sides are scanned in one query; when one fails only there (a CSV value the type
+    sniffer did not see), the error still names that file, never the other."""
+    rng = np.random.default_rng(3)
+    ok = tmp_path / "ref.parquet"
+    pl.DataFrame({"x": rng.normal(size=30_000)}).write_parquet(ok)
+    bad = tmp_path / "late_text.csv"
+    lines = ["x"] + [repr(float(v)) for v in rng.normal(size=30_000)] + ["not a number"]
+    bad.write_text("\n".join(lines) + "\n")
+    for ref, cur in ((str(ok), str(bad)), (str(bad), str(ok))):
+        with pytest.raises(InputError) as err:
+            sentinel_sql.compare(ref, cur)
+        assert str(err.value).startswith(f"{bad}: ")
