@@ -230,9 +230,11 @@ def scan_grids(
     for (src, _), (rows, _) in zip(sides, passes, strict=True):
         if rows == 0:
             raise InputError(f"{src.label}: dataset is empty")
+    cats_of = scan.categories_of(
+        con, [(src, [p for p in plans if p.kind != "numeric"]) for src, plans in sides]
+    )
     out = []
-    for (src, plans), (rows, hists) in zip(sides, passes, strict=True):
-        cats = scan.categories(con, src, [p for p in plans if p.kind != "numeric"], None)
+    for (src, plans), (rows, hists), cats in zip(sides, passes, cats_of, strict=True):
         cols: dict[str, Any] = {}
         for p in plans:
             if p.kind == "numeric":

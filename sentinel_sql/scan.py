@@ -136,20 +136,40 @@ def categories(
     con: Any, src: Source, plans: list[ColumnPlan], group: Grouping | None
 ) -> dict[Any, dict[str, dict[str, int]]]:
     """Category counts per column (one GROUP BY branch per column): ``{g: {name: counts}}``."""
-    if not plans:
-        return {}
-    branches, params = [], []
-    for i, p in enumerate(plans):
-        cols = sorted({p.name, *(group.columns if group else ())})
-        g = f"({group.sql})" if group else "NULL"
-        branches.append(
-            f"SELECT {i} AS c, g, v, count(*) AS n FROM (SELECT {g} AS g, {p.expr} AS v"
-            f" FROM {src.from_clause(cols)}) WHERE v IS NOT NULL GROUP BY g, v"
-        )
-        params += list(group.params) if group else []
-    out: dict[Any, dict[str, dict[str, int]]] = {}
-    for c, g, v, n in _run(con, src, " UNION ALL ".join(branches), params).fetchall():
-        out.setdefault(g, {}).setdefault(plans[c].name, {})[str(v)] = int(n)
+    return categories_of(con, [(src, plans)], group)[0]
+
+
+def categories_of(
+    con: Any, sides: list[tuple[Source, list[ColumnPlan]]], group: Grouping | None = None
+) -> list[dict[Any, dict[str, dict[str, int]]]]:
+    """``categories`` of several sides ``(source, plans)`` in one query."""
+    branches, params, what = [], [], []
+    for s, (src, plans) in enumerate(sides):
+        for p in plans:
+            cols = sorted({p.name, *(group.columns if group else ())})
+            g = f"({group.sql})" if group else "NULL"
+            branches.append(
+                f"SELECT {len(what)} AS c, g, v, count(*) AS n FROM (SELECT {g} AS g,"
+                f" {p.expr} AS v FROM {src.from_clause(cols)}) WHERE v IS NOT NULL GROUP BY g, v"
+            )
+            params += list(group.params) if group else []
+            what.append((s, p.name))
+    out: list[dict[Any, dict[str, dict[str, int]]]] = [{} for _ in sides]
+    if not branches:
+        return out
+    sql = " UNION ALL ".join(branches)
+    if len(sides) == 1:
+        rows = _run(con, sides[0][0], sql, params).fetchall()
+    else:
+        t0 = time.perf_counter()
+        try:
+            rows = con.execute(sql, params).fetchall()
+        except Exception:  # each side alone, so that the error names its source
+            return [categories_of(con, [side], group)[0] for side in sides]
+        _debug(t0, sql, params)
+    for c, g, v, n in rows:
+        s, name = what[c]
+        out[s].setdefault(g, {}).setdefault(name, {})[str(v)] = int(n)
     return out
 
 
