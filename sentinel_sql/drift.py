@@ -185,11 +185,7 @@ def _vs_profile(pair: Pair, ref_profile: Profile) -> tuple[Profile, dict[str, tu
     KS and Wasserstein bounded from the two kinds of bins."""
     con, cur_src = pair.con, pair.cur_src
     grid = {p.name: _profile_grid(ref_profile.columns[p.name]) for p in pair.plans_cur}
-    edges = {
-        p.name: list(ref_profile.columns[p.name].edges or [])
-        for p in pair.plans_cur
-        if p.kind == NUMERIC
-    }
+    edges = psi_edges(ref_profile, pair.plans_cur)
     cur_profile, groups = scan_grid(con, cur_src, pair.plans_cur, grid, PROFILE_GRID, edges)
     solved = {}
     for p in pair.plans_cur:

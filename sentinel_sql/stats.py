@@ -104,8 +104,8 @@ def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, float]:
     * ``max(n1, n2) <= 10000``: scipy's exact distribution. The statistic is rounded to
       the lattice ``h / lcm(n1, n2)`` that ``d`` lies on; if the exact computation fails
       numerically, the asymptotic path below runs with that rounded statistic.
-    * otherwise: ``kstwo.sf(d, round(n1*n2 / (n1+n2)))``; its slow branch (scipy's exact
-      Smirnov sum for n up to 10^6) is computed by ``smirnov_sf``, to 1e-9 relative.
+    * otherwise: ``kstwo.sf(d, round(n1*n2 / (n1+n2)))`` by ``kstwo_sf`` (scipy.stats only
+      for the branches it computes by Durbin's matrix), to 1e-9 relative.
 
     The p-value is clipped to ``[0, 1]``.
 
@@ -135,11 +135,6 @@ def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, float]:
     # scipy sorts the sizes because its one-sided formula is not symmetric in them.
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = float(np.round(m * n / (m + n)))
-    if _SMIRNOV_MIN_N < en <= _SMIRNOV_MAX_N and 0.0 < d < 0.5 and 2.2 <= en * d * d < 370.0:
-        # kstwo.sf's branch "2 * smirnov(n, d)": scipy sums all ~n terms in double-double
-        # arithmetic (up to 1.7 s at n = 10^6); the same sum, anchored and stepped in logs
-        return d, float(np.clip(2.0 * smirnov_sf(int(en), d), 0.0, 1.0))
-
     return d, float(np.clip(kstwo_sf(d, int(en)), 0.0, 1.0))
 
 
@@ -150,8 +145,10 @@ def kstwo_sf(d: float, n: int) -> float:
     (``n <= 100000`` and ``n d^1.5 <= 1.4``):
 
     * ``n d <= 1`` and ``n d >= n - 1``: Ruben–Gambino's closed forms;
-    * ``d >= 0.5`` or ``2.2 <= n d^2 < 370``: ``2 * smirnov(n, d)`` (``smirnov_sf`` for
-      the exact sum scipy runs up to n = 10^6); ``n d^2 >= 370``: 0;
+    * ``d >= 0.5`` or ``2.2 <= n d^2 < 370``: ``2 * smirnov(n, d)``; for d < 0.5 and
+      n up to 10^6 scipy sums all ~n terms in double-double arithmetic (up to 1.7 s at
+      n = 10^6), ``smirnov_sf`` the same sum anchored and stepped in logs;
+      ``n d^2 >= 370``: 0;
     * otherwise ``1 - `` the Pelz–Good expansion of the CDF (``_pelz_good_cdf``).
     """
     if d <= 0.0:
