@@ -167,9 +167,8 @@ def _raw_pair(pair: Pair) -> tuple[Profile, Profile, dict[str, tuple]]:
     for p in pair.plans_cur:
         rc, cc = ref_profile.columns[p.name], cur_profile.columns[p.name]
         if p.kind == NUMERIC and rc.finite and cc.finite:
-            sides = [ref_groups[p.name], cur_groups[p.name]]
-            bins = exact.Bins.from_grid(q, grid[p.name], sides)
-            work[p] = (bins, rc.finite, cc.finite)
+            groups = [ref_groups[p.name], cur_groups[p.name]]
+            work[p] = (exact.Bins.from_grid(q, grid[p.name], groups), rc.finite, cc.finite)
     found: dict[str, tuple] = {}
     ks_d, _ = ks.ks_exact(exact.Resolver(con, [ref_src, cur_src]), work, found=found)
     for name, (edges, ref_le, cur_le) in found.items():
@@ -486,11 +485,10 @@ def _numeric(plan, rc: ColumnProfile, cc: ColumnProfile, cur_edge_counts, solved
         out["empty_side"] = "reference" if n == 0 else "current"
         return out
     (d, d_err), (w, w_err) = solved
+    stat, p = stats.ks_p_value(d, n, m)
     if d_err == 0.0:
-        stat, p = stats.ks_p_value(d, n, m)
         out["ks"] = {"statistic": stat, "p_value": p}
     else:  # from a profile: the p-value of the midpoint, with the bound on D
-        stat, p = stats.ks_p_value(d, n, m)
         out["ks"] = {"statistic": d, "p_value": p, "error_bound": d_err}
     out["wasserstein"] = {"value": w, "error_bound": w_err}
     ref_counts = rc.edge_counts or [n]

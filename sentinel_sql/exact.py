@@ -28,7 +28,6 @@ import numpy as np
 from . import scan
 from .scan import ColumnPlan, ord_of
 
-_FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
 FETCH_MAX = 20_000  # a bin with more rows than this (both sides) is refined, not fetched
 FETCH_TOTAL = 200_000  # more rows than this in one column's wanted bins: refine them all
 SMALL_TOTAL = 200_000  # columns with fewer finite rows on both sides are fetched whole
@@ -41,10 +40,7 @@ DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 def value_of(o: int) -> float:
     """The double whose order code is ``o``."""
-    b = np.int64(o)
-    if b < 0:
-        b = b ^ _FLIP
-    return float(np.array([b], dtype=np.int64).view(np.float64)[0])
+    return float(scan.values_of(np.array([o]))[0])
 
 
 @dataclass

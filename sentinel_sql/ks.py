@@ -14,7 +14,7 @@ import numpy as np
 
 from . import exact
 from .exact import Bins, Resolver, ord_of
-from .scan import ColumnPlan
+from .scan import ColumnPlan, values_of
 
 
 @dataclass
@@ -173,11 +173,6 @@ def _ks_step(bins: Bins, n: int, m: int) -> tuple[float, float, set[int]]:
     return (d + hi) / 2 if cand else d, (hi - d) / 2 if cand else 0.0, cand
 
 
-def _values_of(o: np.ndarray) -> np.ndarray:
-    o = np.asarray(o, dtype=np.int64)
-    return np.where(o >= 0, o, o ^ np.int64(0x7FFFFFFFFFFFFFFF)).view(np.float64)
-
-
 def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[float, float]:
     """Wasserstein-1 ``∫|F_ref - F_cur| dx`` (as ``scipy.stats.wasserstein_distance``).
 
@@ -189,8 +184,8 @@ def wasserstein(bins: Bins, n: int, m: int, vmin: float, vmax: float) -> tuple[f
     R0, C0, R1, C1 = _edges(bins)
     omin, omax = int(ord_of(np.array([vmin]))[0]), int(ord_of(np.array([vmax]))[0])
     with np.errstate(invalid="ignore", over="ignore"):
-        a = np.where(bins.lo <= omin, vmin, _values_of(bins.lo))
-        b = np.where(bins.hi >= omax, vmax, _values_of(bins.hi))
+        a = np.where(bins.lo <= omin, vmin, values_of(bins.lo))
+        b = np.where(bins.hi >= omax, vmax, values_of(bins.hi))
     fs, fe = R0 / n - C0 / m, R1 / n - C1 / m
     # between bins no value lies, so both CDFs are flat there: exact
     total = float(np.sum(np.abs(fe[:-1]) * (a[1:] - b[:-1])))
@@ -254,7 +249,7 @@ def mixed_bounds(
         if max(ext.max_num, -ext.min_num) == lb:
             lo = hi = ext.statistic(n, m)
     with np.errstate(invalid="ignore", over="ignore"):
-        widths = np.diff(np.concatenate([_values_of(pts), [vmax]]))
+        widths = np.diff(np.concatenate([values_of(pts), [vmax]]))
         w_lo, w_hi = (
             float(np.sum(np.where(g > 0, widths * (g.astype(np.float64) / (n * m)), 0.0)))
             for g in (lower, upper)

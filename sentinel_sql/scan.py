@@ -2,7 +2,7 @@
 
 - ``summarize``: one wide pass over all columns: row and null counts, moments, category counts;
 - ``histograms``: exact bin counts of every numeric column on data-independent bins
-  (``sentinelord_of(x) >> shift``, see ``sql/engine_macros.sql``), optionally restricted to
+  (``sentinel_ord(x) >> shift``, see ``sql/engine_macros.sql``), optionally restricted to
   ranges of bins — the refinement step of the exact narrow pass;
 - ``fetch``: the values of a few bins, for the exact KS statistic and exact quantiles;
 - ``grid_pass`` / ``narrow_grid``: the same on the raw comparison's bins, grids of a
@@ -28,10 +28,19 @@ from .sources import Source
 BASE_SHIFT = 40  # 24-bit keys: bins 2^-12 of a binade wide (few KS candidates)
 
 
+_FLIP = np.int64(0x7FFFFFFFFFFFFFFF)  # the magnitude bits of a negative double, flipped
+
+
 def ord_of(x: np.ndarray) -> np.ndarray:
     """Order codes of float64 values (the numpy twin of the ``sentinel_ord`` macro)."""
     b = (np.asarray(x, dtype=np.float64) + 0.0).view(np.int64)
-    return np.where(b >= 0, b, b ^ np.int64(0x7FFFFFFFFFFFFFFF))
+    return np.where(b >= 0, b, b ^ _FLIP)
+
+
+def values_of(o: np.ndarray) -> np.ndarray:
+    """The float64 values of order codes (the inverse of ``ord_of``)."""
+    o = np.asarray(o, dtype=np.int64)
+    return np.where(o >= 0, o, o ^ _FLIP).view(np.float64)
 
 
 @dataclass(frozen=True)
@@ -157,16 +166,9 @@ def categories_of(
     out: list[dict[Any, dict[str, dict[str, int]]]] = [{} for _ in sides]
     if not branches:
         return out
-    sql = " UNION ALL ".join(branches)
-    if len(sides) == 1:
-        rows = _run(con, sides[0][0], sql, params).fetchall()
-    else:
-        t0 = time.perf_counter()
-        try:
-            rows = con.execute(sql, params).fetchall()
-        except Exception:  # each side alone, so that the error names its source
-            return [categories_of(con, [side], group)[0] for side in sides]
-        _debug(t0, sql, params)
+    rows = _run_sides(con, [src for src, _ in sides], " UNION ALL ".join(branches), params, False)
+    if rows is None:  # one side failed: each side alone, so that the error names its source
+        return [categories_of(con, [side], group)[0] for side in sides]
     for c, g, v, n in rows:
         s, name = what[c]
         out[s].setdefault(g, {}).setdefault(name, {})[str(v)] = int(n)
@@ -217,7 +219,7 @@ def histograms(
     shift: int = BASE_SHIFT,
     group: Grouping | None = None,
 ) -> Any:
-    """Exact counts per bin ``sentinelord_of(x) >> shift`` of every numeric column (one branch
+    """Exact counts per bin ``sentinel_ord(x) >> shift`` of every numeric column (one branch
     per column, each reading only its column).
 
     Returns ``{column name: (keys, counts)}`` sorted by key; with ``group``
@@ -270,8 +272,8 @@ def _np(col: Any) -> np.ndarray:
     )
 
 
-def _np_nullable(col: Any, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """A float64 Arrow column as numpy ``(values with nulls set to fill, null mask)``, read
+def _np_nullable(col: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A float64 Arrow column as numpy ``(values with nulls set to 0, null mask)``, read
     from its buffers (``fill_null`` loads pyarrow.compute, ~0.3 s)."""
     if hasattr(col, "combine_chunks"):
         col = col.combine_chunks()
@@ -282,7 +284,7 @@ def _np_nullable(col: Any, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         return values, np.zeros(n, dtype=bool)
     bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
     null = bits[off : off + n] == 0
-    values[null] = fill
+    values[null] = 0.0
     return values, null
 
 
@@ -520,14 +522,18 @@ def grid_pass(
     return result
 
 
-def _run_sides(con: Any, srcs: list[Source], sql: str, params: list) -> Any | None:
-    """One query over one or more sources, as an Arrow table. With several, ``None`` if it
-    fails: the caller then runs each source alone, so that the error names its source."""
+def _run_sides(
+    con: Any, srcs: list[Source], sql: str, params: list, arrow: bool = True
+) -> Any | None:
+    """One query over one or more sources, as an Arrow table (``arrow``) or a list of rows.
+    With several sources, ``None`` if it fails: the caller then runs each source alone, so
+    that the error names its source."""
     if len(srcs) == 1:
-        return _run(con, srcs[0], sql, params, arrow=True)
+        out = _run(con, srcs[0], sql, params, arrow=arrow)
+        return out if arrow else out.fetchall()
     t0 = time.perf_counter()
     try:
-        out = query_arrow(con, sql, params)
+        out = query_arrow(con, sql, params) if arrow else con.execute(sql, params).fetchall()
     except Exception:
         return None
     _debug(t0, sql, params)
